@@ -1,0 +1,277 @@
+"""HTTP by hand: pure parsers, the HTTP errors, and the Set-Cookie builder.
+
+Nothing here knows about WSGI: every function takes ``str`` or ``bytes`` and
+returns plain Python values, so each can be read and tested on its own. The
+parsers return ordered ``(name, value)`` pairs; which duplicate wins is a
+policy applied afterwards, in one place (``first_values``).
+"""
+
+import re
+from collections.abc import Iterable
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
+
+# --- statuses and errors ----------------------------------------------------
+
+
+def status_line(code: int) -> str:
+    """Return the WSGI status line for a code, such as ``"404 Not Found"``."""
+    return f"{code} {HTTPStatus(code).phrase}"
+
+
+class HTTPError(Exception):
+    """An answer other than success: a status code, a message and headers.
+
+    The app raises these wherever it finds a problem and turns them into a
+    JSON body in one place.
+    """
+
+    code = 500
+    message = "internal server error"
+
+    def __init__(self, message: str | None = None) -> None:
+        """Use ``message`` for the person reading the answer, or the default."""
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Return the headers this error adds to the response."""
+        return []
+
+
+class BadRequest(HTTPError):
+    """400: the request is malformed or a field is missing or invalid."""
+
+    code = 400
+    message = "bad request"
+
+
+class Unauthorized(HTTPError):
+    """401: the email and password do not match."""
+
+    code = 401
+    message = "wrong email or password"
+
+
+class Forbidden(HTTPError):
+    """403: no valid session, or no right to do this."""
+
+    code = 403
+    message = "forbidden"
+
+
+class NotFound(HTTPError):
+    """404: no route has this path."""
+
+    code = 404
+    message = "not found"
+
+
+class MethodNotAllowed(HTTPError):
+    """405: the path exists, but not with this method."""
+
+    code = 405
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        """Remember the methods the path does take, for the ``Allow`` header."""
+        self.allowed = list(allowed)
+        super().__init__(f"method not allowed; use {', '.join(self.allowed)}")
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Return the ``Allow`` header that RFC 9110 §15.5.6 requires on a 405."""
+        return [("Allow", ", ".join(self.allowed))]
+
+
+class PayloadTooLarge(HTTPError):
+    """413: the body is over the size limit."""
+
+    code = 413
+    message = "request body too large"
+
+
+class UnsupportedMediaType(HTTPError):
+    """415: the body is not a form we can read."""
+
+    code = 415
+    message = "send the body as application/x-www-form-urlencoded or multipart/form-data"
+
+
+# --- forms and query strings ------------------------------------------------
+
+
+def parse_urlencoded(data: bytes) -> list[tuple[str, str]]:
+    """Parse a query string or an ``application/x-www-form-urlencoded`` body.
+
+    Pairs are split on ``&``, then on the first ``=`` (a pair with no ``=``
+    is a name with an empty value). ``+`` means a space and ``%XX`` a byte;
+    a ``%`` not followed by two hex digits stays as it is, as browsers and
+    ``urllib.parse`` leave it. The bytes are then decoded as UTF-8, which
+    HTML forms use; raises ``UnicodeDecodeError`` if they are not UTF-8.
+    """
+    pairs = []
+    for chunk in data.split(b"&"):
+        if not chunk:
+            continue
+        name, _, value = chunk.partition(b"=")
+        pairs.append((_form_unquote(name), _form_unquote(value)))
+    return pairs
+
+
+def _form_unquote(text: bytes) -> str:
+    """Decode one urlencoded name or value to text."""
+    return unquote_to_bytes(text.replace(b"+", b" ")).decode("utf-8")
+
+
+# Parameters after the first ";" of Content-Type or Content-Disposition:
+# name=token or name="quoted string" (RFC 9110 §5.6.6). Read piece by piece:
+_PARAMETER = re.compile(
+    r"""
+    ;\s*
+    (?P<name>[^\s;=]+)            # the parameter name
+    \s*=\s*
+    (?:
+        "(?P<quoted>(?:[^"\\]|\\.)*)"  # a quoted string, with \-escapes
+      | (?P<token>[^;]*)          # or a bare token, up to the next ;
+    )
+    """,
+    re.VERBOSE,
+)
+
+
+def parse_header_value(value: str) -> tuple[str, dict[str, str]]:
+    """Split a header such as ``multipart/form-data; boundary=x`` in two.
+
+    Returns the main value lower-cased and its parameters with lower-cased
+    names. A parameter that does not parse is skipped; the first of two
+    parameters of the same name wins.
+    """
+    main, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for match in _PARAMETER.finditer(";" + rest):
+        if match["quoted"] is not None:
+            param = re.sub(r"\\(.)", r"\1", match["quoted"])
+        else:
+            param = match["token"].strip()
+        params.setdefault(match["name"].lower(), param)
+    return main.strip().lower(), params
+
+
+class MultipartError(ValueError):
+    """A ``multipart/form-data`` body that does not follow RFC 7578."""
+
+
+def parse_multipart(body: bytes, boundary: str) -> list[tuple[str, str]]:
+    """Parse the text fields of a ``multipart/form-data`` body (RFC 7578).
+
+    The body is a series of parts, each after a line ``--boundary`` and the
+    last followed by ``--boundary--``. A part is headers, a blank line and
+    the value. Parts that carry a file (a ``filename`` parameter) are
+    skipped: this service has no use for uploads. Raises ``MultipartError``
+    for a body that does not have that shape and ``UnicodeDecodeError`` for
+    a value that is not UTF-8.
+    """
+    # RFC 2046 §5.1.1: a boundary is 1 to 70 characters.
+    if not 1 <= len(boundary) <= 70:
+        raise MultipartError("the multipart boundary must be 1 to 70 characters")
+    delimiter = b"--" + boundary.encode("latin-1")
+    # Anything before the first delimiter is a preamble, to be ignored.
+    start = body.find(delimiter)
+    if start == -1:
+        raise MultipartError("the multipart body has no boundary line")
+    end = body.find(b"\r\n" + delimiter + b"--", start)
+    if end == -1:
+        raise MultipartError("the multipart body has no closing boundary")
+    pairs = []
+    # Each part runs from the end of one delimiter line to the CRLF before
+    # the next; the first part starts right after the first delimiter.
+    for part in body[start + len(delimiter) : end].split(b"\r\n" + delimiter):
+        if not part.startswith(b"\r\n"):
+            raise MultipartError("a multipart boundary line is not followed by CRLF")
+        head, separator, value = part[2:].partition(b"\r\n\r\n")
+        if not separator:
+            # A part with no headers starts with the blank line right away.
+            if not part[2:].startswith(b"\r\n"):
+                raise MultipartError("a multipart part has no blank line after its headers")
+            head, value = b"", part[4:]
+        name, is_file = _part_name(head.decode("utf-8"))
+        if not is_file:
+            pairs.append((name, value.decode("utf-8")))
+    return pairs
+
+
+def _part_name(head: str) -> tuple[str, bool]:
+    """Return the field name from a part's headers, and whether it is a file."""
+    for line in head.split("\r\n"):
+        header, _, value = line.partition(":")
+        if header.strip().lower() == "content-disposition":
+            kind, params = parse_header_value(value)
+            if kind == "form-data" and "name" in params:
+                return params["name"], "filename" in params
+    raise MultipartError("a multipart part has no Content-Disposition: form-data name")
+
+
+# --- cookies ----------------------------------------------------------------
+
+
+def parse_cookie(header: str) -> list[tuple[str, str]]:
+    """Parse a ``Cookie`` request header into ``(name, value)`` pairs.
+
+    RFC 6265 §5.4: the header is ``name=value`` pairs separated by ``;``. We
+    read it one pair at a time, splitting on the first ``=`` and trimming
+    white space, so that one malformed pair (``theme=light dark``, a stray
+    ``;``, a pair with no ``=``) costs only itself and never hides the
+    pairs around it, unlike ``http.cookies.SimpleCookie``. A pair with no
+    ``=`` or an empty name is skipped; a value in double quotes is unquoted.
+    """
+    pairs = []
+    for chunk in header.split(";"):
+        name, equals, value = chunk.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name:
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        pairs.append((name, value))
+    return pairs
+
+
+def first_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Turn pairs into a dict in which the first value of each name wins.
+
+    This is the policy for both forms and cookies. For cookies it is the one
+    RFC 6265 §5.4 points to: the browser sends the cookie with the most
+    specific path first.
+    """
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        values.setdefault(name, value)
+    return values
+
+
+def set_cookie(
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    path: str = "/",
+    http_only: bool = True,
+    same_site: str = "Lax",
+    secure: bool = False,
+) -> str:
+    """Build the value of a ``Set-Cookie`` header, every attribute written out.
+
+    ``HttpOnly`` keeps the cookie away from JavaScript; ``SameSite=Lax``
+    keeps browsers from sending it with cross-site form posts (RFC 6265bis).
+    ``max_age=0`` tells the browser to delete the cookie at once; with no
+    ``max_age`` the cookie lasts until the browser closes.
+    """
+    parts = [f"{name}={value}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    parts.append(f"Path={path}")
+    if http_only:
+        parts.append("HttpOnly")
+    parts.append(f"SameSite={same_site}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
