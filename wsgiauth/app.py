@@ -75,7 +75,8 @@ class Request:
         decode.
         """
         raw_length = self.environ.get("CONTENT_LENGTH") or "0"
-        if not raw_length.isdigit():
+        # isdigit() alone would let "²" through: only ASCII digits are a length.
+        if not (raw_length.isascii() and raw_length.isdigit()):
             raise BadRequest("Content-Length must be a whole number")
         length = int(raw_length)
         if length > MAX_BODY_BYTES:

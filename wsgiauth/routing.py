@@ -46,7 +46,8 @@ class Router(Generic[H]):
             return []
         if "GET" in methods and "HEAD" not in methods:
             methods.append("HEAD")
-        methods.append("OPTIONS")
+        if "OPTIONS" not in methods:
+            methods.append("OPTIONS")
         return methods
 
     def match(self, method: str, path: str) -> H:
@@ -55,10 +56,13 @@ class Router(Generic[H]):
         Raises ``NotFound`` or ``MethodNotAllowed``. ``OPTIONS`` has no
         handler of its own: the caller answers it with ``allowed_methods``.
         """
-        lookup = "GET" if method == "HEAD" else method
         for route in self.routes:
-            if route.pattern.fullmatch(path) and lookup in route.handlers:
-                return route.handlers[lookup]
+            if not route.pattern.fullmatch(path):
+                continue
+            if method in route.handlers:
+                return route.handlers[method]
+            if method == "HEAD" and "GET" in route.handlers:
+                return route.handlers["GET"]
         allowed = self.allowed_methods(path)
         if not allowed:
             raise NotFound(f"no such path: {path}")

@@ -1,0 +1,1100 @@
+"""The HTTP API, driven in-process through WebTest with its WSGI lint on.
+
+Every request goes through the ``app`` fixture (``webtest.TestApp(...,
+lint=True)``), so each exchange is also checked against PEP 3333. The one
+exception is a non-numeric ``Content-Length``, which WebTest's lint itself
+cannot take (it calls ``int()`` on it); those requests go to ``app.app``.
+
+Cookies are always sent explicitly: ``send`` empties WebTest's cookie jar
+before each request, so a test sees exactly the ``Cookie`` header it wrote.
+"""
+
+import io
+import json
+import logging
+import re
+import uuid
+from urllib.parse import unquote_plus, urlencode
+
+import pytest
+import webob
+import webtest
+
+FORM = "application/x-www-form-urlencoded"
+BOUNDARY = "------------------------d74496d66958873e"  # as curl -F makes them
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+LIMIT = 64 * 1024
+
+EMAIL = "bob@example.com"
+PASSWORD = "MyPwdOfBob"
+NEW_PASSWORD = "t4rt1fl3tt3"
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+# bcrypt's limit is 72 bytes of UTF-8; "é" is two bytes.
+PASSWORD_72_BYTES = "é" * 36
+PASSWORD_73_BYTES = "a" + "é" * 36
+PASSWORD_74_BYTES = "é" * 37
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def send(
+    app: webtest.TestApp,
+    method: str,
+    path: str,
+    form: dict[str, str] | list[tuple[str, str]] | None = None,
+    *,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    cookie: str | None = None,
+) -> webtest.TestResponse:
+    """Send one request with exactly this body and cookie, whatever the status.
+
+    ``form`` is urlencoded (as ``curl -d`` does); ``body`` is sent as is.
+    """
+    app.reset()  # no cookie from an earlier response rides along
+    params: dict[str, object] = {}
+    if form is not None:
+        body = urlencode(form).encode("utf-8")
+        content_type = content_type or FORM
+    if body is not None:
+        params["body"] = body
+    if content_type is not None:
+        params["content_type"] = content_type
+    headers = {} if cookie is None else {"Cookie": cookie}
+    return app.request(path, method=method, headers=headers, status="*", **params)
+
+
+def multipart(*fields: tuple[str, str | bytes], boundary: str = BOUNDARY) -> bytes:
+    """Build a ``multipart/form-data`` body the way ``curl -F name=value`` does."""
+    body = b""
+    for name, value in fields:
+        raw = value.encode("utf-8") if isinstance(value, str) else value
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        body += head.encode("utf-8") + raw + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode()
+
+
+def json_body(res: webtest.TestResponse) -> dict[str, str]:
+    """Return the JSON body, after checking the Content-Type and Content-Length."""
+    assert res.content_type == "application/json", res.headers
+    assert res.headers["Content-Length"] == str(len(res.body))
+    payload = json.loads(res.body)
+    assert isinstance(payload, dict)
+    return payload
+
+
+def assert_error(res: webtest.TestResponse, status: int, *words: str) -> str:
+    """Check an error answer: the status, a JSON ``{"message": ...}``, words in it."""
+    assert res.status_int == status, res.body
+    payload = json_body(res)
+    assert list(payload) == ["message"], payload
+    message = payload["message"]
+    assert isinstance(message, str)
+    assert message.strip()
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def register(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD) -> None:
+    """Register a user and check the answer."""
+    res = send(app, "POST", "/users", {"email": email, "password": password})
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": email.strip().lower(), "message": "user created"}
+
+
+def session_cookie(res: webtest.TestResponse) -> tuple[str, str, dict[str, str]]:
+    """Return the name, value and attributes (lower-cased names) of the one Set-Cookie."""
+    (header,) = res.headers.getall("Set-Cookie")
+    first, *rest = (part.strip() for part in header.split(";"))
+    name, _, value = first.partition("=")
+    attributes = {}
+    for attribute in rest:
+        key, _, attr_value = attribute.partition("=")
+        attributes[key.lower()] = attr_value
+    return name, value, attributes
+
+
+def login(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD) -> str:
+    """Log in, check the answer and return the session id."""
+    res = send(app, "POST", "/sessions", {"email": email, "password": password})
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": email.strip().lower(), "message": "logged in"}
+    name, value, _ = session_cookie(res)
+    assert name == "session_id"
+    return value
+
+
+def login_status(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD) -> int:
+    """Try to log in and return the status (401 is checked to be a JSON error)."""
+    res = send(app, "POST", "/sessions", {"email": email, "password": password})
+    if res.status_int == 401:
+        assert_error(res, 401)
+        assert "Set-Cookie" not in res.headers
+    return res.status_int
+
+
+def profile_status(app: webtest.TestApp, cookie: str | None) -> int:
+    """GET /profile with this Cookie header and return the status."""
+    res = send(app, "GET", "/profile", cookie=cookie)
+    if res.status_int == 200:
+        assert set(json_body(res)) == {"email"}
+    else:
+        assert_error(res, 403)
+    return res.status_int
+
+
+def reset_token(app: webtest.TestApp, email: str = EMAIL) -> str:
+    """Ask for a reset token and return it."""
+    res = send(app, "POST", "/reset_password", {"email": email})
+    assert res.status_int == 200, res.body
+    payload = json_body(res)
+    assert set(payload) == {"email", "reset_token"}
+    assert payload["email"] == email.strip().lower()
+    assert UUID4.fullmatch(payload["reset_token"])
+    return payload["reset_token"]
+
+
+def update_password(
+    app: webtest.TestApp, token: str, new_password: str = NEW_PASSWORD, email: str = EMAIL
+) -> webtest.TestResponse:
+    """PUT /reset_password and return the response."""
+    form = {"email": email, "reset_token": token, "new_password": new_password}
+    return send(app, "PUT", "/reset_password", form)
+
+
+class TrackingInput:
+    """A ``wsgi.input`` that records every read, to prove a body was not read."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.stream = io.BytesIO(data)
+        self.reads: list[str] = []
+
+    def read(self, *args: int) -> bytes:
+        self.reads.append("read")
+        return self.stream.read(*args)
+
+    def readline(self, *args: int) -> bytes:
+        self.reads.append("readline")
+        return self.stream.readline(*args)
+
+    def readlines(self, *args: int) -> list[bytes]:
+        self.reads.append("readlines")
+        return self.stream.readlines(*args)
+
+    def __iter__(self):
+        self.reads.append("iter")
+        return iter(self.stream)
+
+
+def send_unread(
+    app: webtest.TestApp, method: str, path: str, length: int, data: bytes = b""
+) -> tuple[webtest.TestResponse, TrackingInput]:
+    """Send a form request claiming ``length`` bytes, through lint, with a tracked body."""
+    app.reset()
+    tracker = TrackingInput(data)
+    req = webtest.TestRequest.blank(path, method=method)
+    req.environ.update({"CONTENT_TYPE": FORM, "CONTENT_LENGTH": str(length), "wsgi.input": tracker})
+    # Otherwise WebOb seeks the (replaced) body before calling the app.
+    req.environ.pop("webob.is_body_seekable", None)
+    return app.do_request(req, status="*"), tracker
+
+
+# --- GET / and HEAD -----------------------------------------------------------
+
+
+def test_index(app):
+    res = send(app, "GET", "/")
+    assert res.status_int == 200
+    assert json_body(res) == {"message": "Bienvenue"}
+
+
+def test_head_index_has_the_headers_of_get_and_no_body(app):
+    get = send(app, "GET", "/")
+    head = send(app, "HEAD", "/")
+    assert head.status_int == 200
+    assert head.body == b""
+    assert head.content_type == "application/json"
+    assert head.headers["Content-Length"] == get.headers["Content-Length"] != "0"
+
+
+def test_head_profile_works_like_get(app):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    get = send(app, "GET", "/profile", cookie=cookie)
+    head = send(app, "HEAD", "/profile", cookie=cookie)
+    assert (get.status_int, head.status_int) == (200, 200)
+    assert head.body == b""
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    assert send(app, "HEAD", "/profile").status_int == 403
+
+
+# --- POST /users --------------------------------------------------------------
+
+
+def test_register(app):
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": PASSWORD})
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL, "message": "user created"}
+    assert login_status(app) == 200
+
+
+def test_register_twice_is_400(app):
+    register(app)
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": "another one"})
+    assert res.status_int == 400
+    assert json_body(res) == {"message": "email already registered"}
+    # The first password is still the one that works.
+    assert login_status(app, password="another one") == 401
+    assert login_status(app) == 200
+
+
+def test_register_normalizes_the_email(app):
+    res = send(app, "POST", "/users", {"email": " Bob@Example.COM ", "password": PASSWORD})
+    assert res.status_int == 200
+    assert json_body(res) == {"email": "bob@example.com", "message": "user created"}
+
+    again = send(app, "POST", "/users", {"email": "BOB@example.com", "password": PASSWORD})
+    assert again.status_int == 400
+    assert json_body(again) == {"message": "email already registered"}
+
+    session_id = login(app, "  BoB@ExAmPlE.cOm", PASSWORD)
+    res = send(app, "GET", "/profile", cookie=f"session_id={session_id}")
+    assert json_body(res) == {"email": "bob@example.com"}
+
+
+# --- POST /sessions -----------------------------------------------------------
+
+
+def test_login_sets_the_session_cookie(app):
+    register(app)
+    res = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL, "message": "logged in"}
+    name, value, attributes = session_cookie(res)
+    assert name == "session_id"
+    assert UUID4.fullmatch(value), value
+    assert attributes["path"] == "/"
+    assert attributes["httponly"] == ""
+    assert attributes["samesite"].lower() == "lax"
+    assert "max-age" not in attributes
+    assert profile_status(app, f"session_id={value}") == 200
+
+
+def test_login_cookie_round_trips_through_a_cookie_jar(app):
+    """WebTest's cookie jar plays the browser: it stores, sends and deletes the cookie."""
+    register(app)
+    app.reset()
+    app.post("/sessions", {"email": EMAIL, "password": PASSWORD})
+    assert UUID4.fullmatch(app.cookies["session_id"])
+    assert app.get("/profile").json == {"email": EMAIL}
+    assert app.delete("/sessions").status_int == 302
+    assert "session_id" not in app.cookies
+    assert app.get("/profile", status=403).json["message"]
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        pytest.param(EMAIL, "WrongPwd", id="wrong-password"),
+        pytest.param(EMAIL, PASSWORD.lower(), id="password-other-case"),
+        pytest.param("unknown@email", PASSWORD, id="unknown-email"),
+        pytest.param(EMAIL, PASSWORD_74_BYTES, id="password-over-72-bytes"),
+        pytest.param(EMAIL, PASSWORD + "x" * 80, id="right-prefix-over-72-bytes"),
+    ],
+)
+def test_login_failure_is_401(app, email, password):
+    register(app)
+    assert login_status(app, email, password) == 401
+
+
+def test_login_with_72_bytes_checks_every_byte(app):
+    """bcrypt would ignore byte 73 onwards; the service must not let that log in."""
+    register(app, password=PASSWORD_72_BYTES)
+    assert login_status(app, password=PASSWORD_72_BYTES) == 200
+    assert login_status(app, password=PASSWORD_72_BYTES + "x") == 401
+
+
+def test_new_login_replaces_the_old_session(app):
+    register(app)
+    first = login(app)
+    second = login(app)
+    assert first != second
+    assert profile_status(app, f"session_id={first}") == 403
+    assert profile_status(app, f"session_id={second}") == 200
+    assert send(app, "DELETE", "/sessions", cookie=f"session_id={first}").status_int == 403
+
+
+# --- DELETE /sessions ---------------------------------------------------------
+
+
+def test_logout(app):
+    register(app)
+    session_id = login(app)
+    res = send(app, "DELETE", "/sessions", cookie=f"session_id={session_id}")
+    assert res.status_int == 302
+    assert res.headers["Location"] == "/"
+    if res.body:  # the redirect may have an empty body; if not, it is JSON
+        json_body(res)
+    name, value, attributes = session_cookie(res)
+    assert (name, value) == ("session_id", "")
+    assert attributes["max-age"] == "0"
+    assert attributes["path"] == "/"
+    # Destroyed server-side: the old cookie, sent again, is refused.
+    assert profile_status(app, f"session_id={session_id}") == 403
+    again = send(app, "DELETE", "/sessions", cookie=f"session_id={session_id}")
+    assert_error(again, 403)
+    # Logging in again works.
+    assert profile_status(app, f"session_id={login(app)}") == 200
+
+
+def test_logout_ends_only_that_users_session(app):
+    register(app)
+    register(app, "alice@example.com", "alice's password")
+    bob = login(app)
+    alice = login(app, "alice@example.com", "alice's password")
+    assert send(app, "DELETE", "/sessions", cookie=f"session_id={bob}").status_int == 302
+    assert profile_status(app, f"session_id={alice}") == 200
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(None, id="no-cookie"),
+        pytest.param("session_id=nope", id="unknown"),
+        pytest.param("session_id=", id="empty"),
+        pytest.param(f"session_id={uuid.uuid4()}", id="unknown-uuid"),
+        pytest.param("theme=dark", id="foreign-cookie-only"),
+    ],
+)
+def test_logout_without_a_session_is_403(app, cookie):
+    register(app)
+    login(app)
+    assert_error(send(app, "DELETE", "/sessions", cookie=cookie), 403)
+
+
+# --- GET /profile -------------------------------------------------------------
+
+
+def test_profile(app):
+    register(app)
+    res = send(app, "GET", "/profile", cookie=f"session_id={login(app)}")
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL}
+
+
+@pytest.mark.parametrize(
+    ("cookie", "status"),
+    [
+        pytest.param(None, 403, id="no-cookie"),
+        pytest.param("session_id=nope", 403, id="unknown"),
+        pytest.param("session_id=", 403, id="empty"),
+        pytest.param('session_id=""', 403, id="empty-quoted"),
+        pytest.param("session_id", 403, id="name-without-equals"),
+        pytest.param("session_id=None", 403, id="literal-None"),
+        pytest.param("other={good}", 403, id="good-value-under-another-name"),
+        pytest.param("SESSION_ID={good}", 403, id="name-is-case-sensitive"),
+        pytest.param("session_id={good}", 200, id="good"),
+        pytest.param('session_id="{good}"', 200, id="good-quoted"),
+        pytest.param("session_id={good}; session_id=nope", 200, id="duplicate-first-good"),
+        pytest.param("session_id=nope; session_id={good}", 403, id="duplicate-first-bad"),
+        pytest.param("session_id=; session_id={good}", 403, id="duplicate-first-empty"),
+        pytest.param("theme=light dark; session_id={good}", 200, id="malformed-pair-before"),
+        pytest.param("session_id={good}; theme=light dark", 200, id="malformed-pair-after"),
+        pytest.param("theme; session_id={good}", 200, id="pair-without-equals-before"),
+        pytest.param("=orphan; session_id={good}", 200, id="pair-without-name-before"),
+        pytest.param(";; session_id={good};", 200, id="stray-semicolons"),
+        pytest.param("a=b;session_id={good}", 200, id="no-space-after-semicolon"),
+    ],
+)
+def test_profile_cookie_parsing(app, cookie, status):
+    register(app)
+    good = login(app)
+    if cookie is not None:
+        cookie = cookie.format(good=good)
+    assert profile_status(app, cookie) == status
+
+
+# --- POST and PUT /reset_password ---------------------------------------------
+
+
+def test_reset_password_token(app):
+    register(app)
+    res = send(app, "POST", "/reset_password", {"email": " BOB@example.com "})
+    assert res.status_int == 200
+    payload = json_body(res)
+    assert set(payload) == {"email", "reset_token"}
+    assert payload["email"] == EMAIL
+    assert UUID4.fullmatch(payload["reset_token"])
+
+
+def test_reset_password_token_for_unknown_email_is_403(app):
+    register(app)
+    assert_error(send(app, "POST", "/reset_password", {"email": "unknown@email"}), 403)
+
+
+def test_update_password(app):
+    register(app)
+    res = update_password(app, reset_token(app))
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL, "message": "Password updated"}
+    assert login_status(app, password=NEW_PASSWORD) == 200
+    assert login_status(app, password=PASSWORD) == 401
+
+
+def test_reset_token_works_once(app):
+    register(app)
+    token = reset_token(app)
+    assert update_password(app, token).status_int == 200
+    assert_error(update_password(app, token, "a third password"), 403)
+    assert login_status(app, password="a third password") == 401
+    assert login_status(app, password=NEW_PASSWORD) == 200
+
+
+def test_a_new_reset_token_replaces_the_old_one(app):
+    register(app)
+    first = reset_token(app)
+    second = reset_token(app)
+    assert first != second
+    assert_error(update_password(app, first), 403)
+    assert update_password(app, second).status_int == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("nope", id="not-a-uuid"),
+        pytest.param(str(uuid.uuid4()), id="unknown-uuid"),
+        pytest.param("{session}", id="a-session-id"),
+        pytest.param("{token}x", id="real-token-plus-a-char"),
+        pytest.param("{TOKEN}", id="real-token-upper-case"),
+    ],
+)
+def test_update_password_with_a_wrong_token_is_403(app, token):
+    register(app)
+    real = reset_token(app)
+    session = login(app)
+    token = token.format(session=session, token=real, TOKEN=real.upper())
+    assert_error(update_password(app, token), 403)
+    assert login_status(app, password=NEW_PASSWORD) == 401
+    assert login_status(app, password=PASSWORD) == 200
+
+
+@pytest.mark.parametrize(
+    "new_password",
+    [
+        pytest.param(PASSWORD_73_BYTES, id="73-bytes"),
+        pytest.param(PASSWORD_74_BYTES, id="74-bytes"),
+        pytest.param("x" * 1000, id="1000-bytes"),
+    ],
+)
+def test_update_password_over_72_bytes_is_400_and_keeps_the_token(app, new_password):
+    register(app)
+    token = reset_token(app)
+    assert_error(update_password(app, token, new_password), 400, "password")
+    assert login_status(app, password=new_password) == 401
+    assert login_status(app, password=PASSWORD) == 200
+    # The token was not spent on the refused password.
+    assert update_password(app, token, PASSWORD_72_BYTES).status_int == 200
+    assert login_status(app, password=PASSWORD_72_BYTES) == 200
+
+
+@pytest.mark.parametrize(
+    ("drop", "value"),
+    [
+        pytest.param(field, value, id=f"{field}-{label}")
+        for field in ("email", "reset_token", "new_password")
+        for label, value in (("missing", None), ("empty", ""), ("blank", " \t "))
+    ],
+)
+def test_update_password_missing_field_is_400_and_keeps_the_token(app, drop, value):
+    register(app)
+    token = reset_token(app)
+    form = {"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD}
+    if value is None:
+        del form[drop]
+    else:
+        form[drop] = value
+    assert_error(send(app, "PUT", "/reset_password", form), 400, drop)
+    assert login_status(app, password=PASSWORD) == 200
+    assert update_password(app, token).status_int == 200
+
+
+# --- routing -------------------------------------------------------------------
+
+ROUTES = {
+    "/": {"GET", "HEAD", "OPTIONS"},
+    "/users": {"POST", "OPTIONS"},
+    "/sessions": {"POST", "DELETE", "OPTIONS"},
+    "/profile": {"GET", "HEAD", "OPTIONS"},
+    "/reset_password": {"POST", "PUT", "OPTIONS"},
+}
+
+
+def allowed(res: webtest.TestResponse) -> set[str]:
+    """Return the methods of the ``Allow`` header as a set."""
+    return {method.strip() for method in res.headers["Allow"].split(",")}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nope"),
+        ("POST", "/nope"),
+        ("GET", "/users/1"),
+        ("GET", "/profile/"),
+        ("DELETE", "/profile/x"),
+        ("OPTIONS", "/nope"),
+        ("GET", "/Users"),
+    ],
+    ids=lambda value: value,
+)
+def test_unknown_path_is_404(app, method, path):
+    assert_error(send(app, method, path), 404)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PATCH", "/sessions"),
+        ("GET", "/sessions"),
+        ("PUT", "/sessions"),
+        ("GET", "/users"),
+        ("PUT", "/users"),
+        ("DELETE", "/users"),
+        ("POST", "/"),
+        ("DELETE", "/"),
+        ("POST", "/profile"),
+        ("DELETE", "/profile"),
+        ("GET", "/reset_password"),
+        ("DELETE", "/reset_password"),
+    ],
+    ids=lambda value: value,
+)
+def test_wrong_method_is_405_with_allow(app, method, path):
+    res = send(app, method, path)
+    assert_error(res, 405)
+    assert allowed(res) == ROUTES[path]
+
+
+def test_head_where_there_is_no_get_is_405_without_body(app):
+    res = send(app, "HEAD", "/users")
+    assert res.status_int == 405
+    assert res.body == b""
+    assert allowed(res) == ROUTES["/users"]
+
+
+def test_allow_header_text(app):
+    assert send(app, "PATCH", "/sessions").headers["Allow"] == "POST, DELETE, OPTIONS"
+    assert send(app, "GET", "/users").headers["Allow"] == "POST, OPTIONS"
+
+
+@pytest.mark.parametrize("path", list(ROUTES), ids=lambda value: value)
+def test_options_is_204_with_allow(app, path):
+    res = send(app, "OPTIONS", path)
+    assert res.status_int == 204
+    assert res.body == b""
+    assert allowed(res) == ROUTES[path]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("PATCH", "/users", 405),
+        ("GET", "/users", 405),
+        ("POST", "/nope", 404),
+    ],
+    ids=lambda value: str(value),
+)
+def test_routing_is_decided_before_the_body_is_looked_at(app, method, path, status):
+    res, body = send_unread(app, method, path, length=1024 * 1024)
+    assert_error(res, status)
+    assert body.reads == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("POST", "/nope", 404), ("PATCH", "/users", 405), ("GET", "/sessions", 405)],
+    ids=lambda value: str(value),
+)
+def test_routing_beats_a_json_body(app, method, path, status):
+    body = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
+    res = send(app, method, path, body=body, content_type="application/json")
+    assert_error(res, status)
+
+
+# --- bad input: missing fields --------------------------------------------------
+
+FORM_ROUTES = [
+    ("POST", "/users", ("email", "password")),
+    ("POST", "/sessions", ("email", "password")),
+    ("POST", "/reset_password", ("email",)),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form", "field"),
+    [
+        pytest.param(method, path, form, field, id=f"{method}{path}-{field}-{label}")
+        for method, path, fields in FORM_ROUTES
+        for field in fields
+        for label, form in (
+            ("missing", {f: "x@example.com" for f in fields if f != field}),
+            ("empty", {**{f: "x@example.com" for f in fields}, field: ""}),
+            ("blank", {**{f: "x@example.com" for f in fields}, field: " \t\r\n "}),
+        )
+    ]
+    + [
+        pytest.param(method, path, {}, "email", id=f"{method}{path}-empty-form")
+        for method, path, _ in FORM_ROUTES
+    ],
+)
+def test_missing_field_is_400_naming_it(app, method, path, form, field):
+    register(app, "x@example.com", "x@example.com")
+    assert_error(send(app, method, path, form), 400, field)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [(m, p) for m, p, _ in FORM_ROUTES], ids=lambda value: value
+)
+def test_no_body_and_no_content_type_is_400_naming_email(app, method, path):
+    res = send(app, method, path)
+    assert "CONTENT_TYPE" not in res.request.environ
+    assert_error(res, 400, "email")
+
+
+# --- bad input: undecodable bodies ------------------------------------------------
+
+BAD_UTF8_BODIES = [
+    pytest.param(FORM, b"email=bob%40example.com&password=caf%E9", id="urlencoded-latin1-escape"),
+    pytest.param(FORM, b"email=bob%40example.com&password=caf\xe9", id="urlencoded-raw-byte"),
+    pytest.param(FORM, b"email=bob%40example.com&password=%C3%28", id="urlencoded-bad-sequence"),
+    pytest.param(FORM, b"email=b%FFob%40example.com&password=x", id="urlencoded-in-email"),
+    pytest.param(FORM, b"email=bob%40example.com&password=x&%FF=1", id="urlencoded-in-a-name"),
+    pytest.param(
+        MULTIPART, multipart(("email", EMAIL), ("password", b"caf\xe9")), id="multipart-value"
+    ),
+    pytest.param(
+        MULTIPART,
+        multipart(("email", EMAIL), ("password", "x"), ("caf", "1")).replace(
+            b'name="caf"', b'name="caf\xe9"'
+        ),
+        id="multipart-header",
+    ),
+]
+
+
+@pytest.mark.parametrize("path", ["/users", "/sessions"])
+@pytest.mark.parametrize(("content_type", "body"), BAD_UTF8_BODIES)
+def test_body_that_is_not_utf8_is_400(app, path, content_type, body):
+    res = send(app, "POST", path, body=body, content_type=content_type)
+    assert_error(res, 400)
+
+
+def _good_multipart() -> bytes:
+    return multipart(("email", EMAIL), ("password", PASSWORD))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        pytest.param("multipart/form-data", _good_multipart(), id="no-boundary-parameter"),
+        pytest.param(
+            "multipart/form-data; boundary=other", _good_multipart(), id="boundary-not-in-body"
+        ),
+        pytest.param(MULTIPART, _good_multipart().rsplit(b"--", 1)[0], id="no-closing-boundary"),
+        pytest.param(MULTIPART, b"", id="empty-body"),
+        pytest.param(MULTIPART, b"email=bob%40example.com&password=x", id="urlencoded-body"),
+        pytest.param(
+            MULTIPART,
+            _good_multipart().replace(b"Content-Disposition: form-data; ", b"X-Other: "),
+            id="part-without-content-disposition",
+        ),
+        pytest.param(
+            MULTIPART,
+            _good_multipart().replace(b"\r\n\r\n", b"\r\n", 1),
+            id="part-without-blank-line",
+        ),
+        pytest.param(
+            f"multipart/form-data; boundary={'b' * 71}",
+            multipart(("email", EMAIL), ("password", PASSWORD), boundary="b" * 71),
+            id="boundary-over-70-chars",
+        ),
+    ],
+)
+def test_broken_multipart_is_400(app, content_type, body):
+    res = send(app, "POST", "/users", body=body, content_type=content_type)
+    assert_error(res, 400)
+    assert login_status(app) == 401
+
+
+# --- bad input: size, length, content type --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [(m, p) for m, p, _ in FORM_ROUTES] + [("PUT", "/reset_password")]
+)
+def test_body_over_the_limit_is_413_before_reading_it(app, method, path):
+    res, body = send_unread(app, method, path, length=LIMIT + 1)
+    assert_error(res, 413)
+    assert body.reads == []
+
+
+def test_tracking_input_does_see_a_read(app):
+    """The control for the test above: a body under the limit is read, and seen read."""
+    data = urlencode({"email": EMAIL, "password": PASSWORD}).encode()
+    res, body = send_unread(app, "POST", "/users", length=len(data), data=data)
+    assert res.status_int == 200
+    assert body.reads != []
+
+
+def test_body_of_exactly_the_limit_is_accepted(app):
+    form = {"email": EMAIL, "password": PASSWORD, "padding": ""}
+    form["padding"] = "x" * (LIMIT - len(urlencode(form)))
+    body = urlencode(form).encode()
+    assert len(body) == LIMIT
+    res = send(app, "POST", "/users", body=body, content_type=FORM)
+    assert res.status_int == 200, res.body
+
+
+def test_real_body_over_the_limit_is_413(app):
+    form = {"email": EMAIL, "password": PASSWORD, "padding": "x" * LIMIT}
+    assert_error(send(app, "POST", "/users", form), 413)
+    assert login_status(app) == 401
+
+
+@pytest.mark.parametrize(
+    "length",
+    [
+        pytest.param("abc", id="letters"),
+        pytest.param("-1", id="negative"),
+        pytest.param("12abc", id="digits-then-letters"),
+        pytest.param("1.5", id="decimal"),
+        pytest.param("0x10", id="hex"),
+        pytest.param("1_0", id="underscore"),
+        # U+00B2 is latin-1 (a server may pass the byte on) and str.isdigit() says yes.
+        pytest.param("\N{SUPERSCRIPT TWO}", id="superscript-two"),
+    ],
+)
+def test_non_numeric_content_length_is_400(app, length):
+    # WebTest's lint calls int() on CONTENT_LENGTH itself, so this goes to app.app.
+    data = b"email=bob%40example.com&password=x"
+    req = webob.Request.blank("/users", method="POST", content_type=FORM)
+    req.environ.update({"CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(data)})
+    res = req.get_response(app.app)
+    assert res.status_int == 400, res.body
+    assert res.content_type == "application/json"
+    assert list(json.loads(res.body)) == ["message"]
+    assert login_status(app, password="x") == 401
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        pytest.param(
+            "application/json",
+            json.dumps({"email": EMAIL, "password": PASSWORD}).encode(),
+            id="json",
+        ),
+        pytest.param("text/plain", urlencode({"email": EMAIL, "password": PASSWORD}), id="text"),
+        pytest.param("application/xml", b"<user/>", id="xml"),
+        pytest.param(None, urlencode({"email": EMAIL, "password": PASSWORD}), id="no-type"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/users", "/sessions"])
+def test_other_content_types_are_415(app, path, content_type, body):
+    if isinstance(body, str):
+        body = body.encode()
+    res = send(app, "POST", path, body=body, content_type=content_type)
+    assert_error(res, 415)
+    assert login_status(app) == 401
+
+
+# --- bad input: emails and passwords ---------------------------------------------
+
+BAD_EMAILS = [
+    pytest.param("bob.example.com", id="no-at"),
+    pytest.param("@example.com", id="empty-local"),
+    pytest.param("bob@", id="empty-domain"),
+    pytest.param("@", id="only-at"),
+    pytest.param("a" * (251 - len("@example.com")) + "@example.com", id="251-chars"),
+    pytest.param("bo b@example.com", id="inner-space"),
+    pytest.param("bob@exa mple.com", id="space-in-domain"),
+    pytest.param("bo\tb@example.com", id="tab"),
+    pytest.param("bo\x01b@example.com", id="control-char"),
+    pytest.param("bo\x7fb@example.com", id="del"),
+    pytest.param("bo\x00b@example.com", id="nul"),
+    pytest.param("bob@example.com\nX-Injected: 1", id="newline"),
+]
+
+
+@pytest.mark.parametrize("email", BAD_EMAILS)
+def test_malformed_email_is_400_at_registration(app, email):
+    message = assert_error(send(app, "POST", "/users", {"email": email, "password": "x"}), 400)
+    assert "email" in message
+    assert message != "email already registered"
+
+
+@pytest.mark.parametrize("email", BAD_EMAILS)
+@pytest.mark.parametrize(("method", "path"), [("POST", "/sessions"), ("POST", "/reset_password")])
+def test_malformed_email_is_400_elsewhere(app, method, path, email):
+    assert_error(send(app, method, path, {"email": email, "password": "x"}), 400, "email")
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        pytest.param("unknown@email", "unknown@email", id="no-dot-in-domain"),
+        pytest.param("a@b", "a@b", id="shortest"),
+        pytest.param("  Padded@Example.com\t", "padded@example.com", id="trimmed"),
+        pytest.param(
+            "a" * (250 - len("@example.com")) + "@example.com",
+            "a" * (250 - len("@example.com")) + "@example.com",
+            id="250-chars",
+        ),
+        pytest.param(
+            "  " + "A" * (250 - len("@example.com")) + "@example.com  ",
+            "a" * (250 - len("@example.com")) + "@example.com",
+            id="250-chars-after-trimming",
+        ),
+    ],
+)
+def test_unusual_but_valid_emails(app, email, stored):
+    res = send(app, "POST", "/users", {"email": email, "password": PASSWORD})
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": stored, "message": "user created"}
+    assert login(app, stored, PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param(PASSWORD_73_BYTES, id="73-bytes"),
+        pytest.param(PASSWORD_74_BYTES, id="74-bytes-37-e-acute"),
+        pytest.param("x" * 73, id="73-ascii"),
+    ],
+)
+def test_password_over_72_bytes_is_400_at_registration(app, password):
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": password})
+    assert_error(res, 400, "password")
+    # Nothing was created: the email is still free.
+    assert login_status(app, password=password) == 401
+    register(app)
+
+
+def test_password_over_72_bytes_for_a_taken_email_is_still_400_about_the_password(app):
+    register(app)
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": PASSWORD_74_BYTES})
+    message = assert_error(res, 400, "password")
+    assert message != "email already registered"
+
+
+def test_password_of_72_bytes_is_accepted(app):
+    register(app, password=PASSWORD_72_BYTES)
+    assert login_status(app, password=PASSWORD_72_BYTES) == 200
+
+
+def test_password_is_never_trimmed(app):
+    register(app, password=" pass word ")
+    assert login_status(app, password="pass word") == 401
+    assert login_status(app, password=" pass word ") == 200
+
+
+# --- forms: multipart, duplicates, percent-encoding -------------------------------
+
+
+def test_register_and_login_with_curl_style_multipart(app):
+    body = multipart(("email", " Bob@Example.com"), ("password", "pâss wörd"))
+    res = send(app, "POST", "/users", body=body, content_type=MULTIPART)
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": EMAIL, "message": "user created"}
+
+    res = send(app, "POST", "/sessions", body=body, content_type=MULTIPART)
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": EMAIL, "message": "logged in"}
+    name, value, _ = session_cookie(res)
+    assert name == "session_id"
+    assert profile_status(app, f"session_id={value}") == 200
+    # The urlencoded form of the same password is the same password.
+    assert login_status(app, password="pâss wörd") == 200
+
+
+def test_register_with_webtest_multipart_encoder(app):
+    app.reset()
+    params = [("email", EMAIL), ("password", PASSWORD)]
+    res = app.post("/users", params, content_type="multipart/form-data", status="*")
+    assert res.request.content_type == "multipart/form-data"
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": EMAIL, "message": "user created"}
+    assert login_status(app) == 200
+
+
+def test_multipart_file_part_is_not_a_field(app):
+    body = multipart(("email", EMAIL), ("password", PASSWORD)).replace(
+        b'name="password"', b'name="password"; filename="pw.txt"'
+    )
+    res = send(app, "POST", "/users", body=body, content_type=MULTIPART)
+    assert_error(res, 400, "password")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        pytest.param(
+            FORM,
+            b"email=first%40example.com&email=second%40example.com&password=one&password=two",
+            id="urlencoded",
+        ),
+        pytest.param(
+            MULTIPART,
+            multipart(
+                ("email", "first@example.com"),
+                ("password", "one"),
+                ("email", "second@example.com"),
+                ("password", "two"),
+            ),
+            id="multipart",
+        ),
+    ],
+)
+def test_a_field_given_twice_the_first_wins(app, content_type, body):
+    res = send(app, "POST", "/users", body=body, content_type=content_type)
+    assert res.status_int == 200, res.body
+    assert json_body(res) == {"email": "first@example.com", "message": "user created"}
+    assert login_status(app, "first@example.com", "one") == 200
+    assert login_status(app, "first@example.com", "two") == 401
+    assert login_status(app, "second@example.com", "one") == 401
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["100%zz", "50%", "%4", "%%41", "%g0+%2"],
+    ids=["percent-zz", "trailing-percent", "one-hex-digit", "double-percent", "mixed"],
+)
+def test_invalid_percent_encoding_stays_literal(app, raw):
+    literal = unquote_plus(raw)  # what browsers and urllib.parse make of it
+    assert "%" in literal
+    body = b"email=bob%40example.com&password=" + raw.encode()
+    res = send(app, "POST", "/users", body=body, content_type=FORM)
+    assert res.status_int == 200, res.body
+    # Logging in with the same raw text works ...
+    res = send(app, "POST", "/sessions", body=body, content_type=FORM)
+    assert res.status_int == 200, res.body
+    # ... and so does the literal text, properly encoded.
+    assert login_status(app, password=literal) == 200
+
+
+# --- bad input changes nothing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        pytest.param(
+            FORM, urlencode({"email": EMAIL, "password": PASSWORD_74_BYTES}), 400, id="long"
+        ),
+        pytest.param(FORM, urlencode({"email": EMAIL, "password": " "}), 400, id="blank-password"),
+        pytest.param(FORM, urlencode({"email": EMAIL}), 400, id="no-password"),
+        pytest.param(FORM, b"email=bob%40example.com&password=caf%E9", 400, id="bad-utf8"),
+        pytest.param(
+            MULTIPART,
+            multipart(("email", EMAIL), ("password", b"\xff")),
+            400,
+            id="bad-utf8-multipart",
+        ),
+        pytest.param(MULTIPART, _good_multipart().rsplit(b"--", 1)[0], 400, id="broken-multipart"),
+        pytest.param(
+            "application/json",
+            json.dumps({"email": EMAIL, "password": PASSWORD}),
+            415,
+            id="json",
+        ),
+        pytest.param(
+            FORM,
+            urlencode({"email": EMAIL, "password": PASSWORD, "pad": "x" * LIMIT}),
+            413,
+            id="too-large",
+        ),
+    ],
+)
+def test_a_refused_registration_leaves_nothing_behind(app, content_type, body, status):
+    if isinstance(body, str):
+        body = body.encode()
+    assert_error(send(app, "POST", "/users", body=body, content_type=content_type), status)
+    assert login_status(app) == 401
+    assert_error(send(app, "POST", "/reset_password", {"email": EMAIL}), 403)
+    register(app)
+    assert login_status(app) == 200
+
+
+# --- unexpected errors ----------------------------------------------------------
+
+
+def fail_once(monkeypatch, obj, name):
+    """Make ``obj.name`` raise RuntimeError on its first call, then work again."""
+    original = getattr(obj, name)
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, flaky)
+    return calls
+
+
+def assert_logged_500(caplog, *secrets: str) -> None:
+    """Check that one traceback was logged, and that it holds none of the secrets."""
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1, caplog.text
+    (record,) = errors
+    assert record.exc_info is not None
+    assert record.exc_info[0] is RuntimeError
+    assert "Traceback" in caplog.text
+    assert "RuntimeError: boom" in caplog.text
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in record.getMessage()
+
+
+def test_unexpected_error_on_login_is_a_json_500(app, auth, monkeypatch, caplog):
+    password = "S3cret-Pa55word"
+    register(app, password=password)
+    calls = fail_once(monkeypatch, auth, "valid_login")
+    with caplog.at_level(logging.ERROR):
+        res = send(app, "POST", "/sessions", {"email": EMAIL, "password": password})
+    assert calls == [1]
+    assert res.status_int == 500
+    assert json_body(res) == {"message": "internal server error"}
+    assert "Set-Cookie" not in res.headers
+    assert_logged_500(caplog, password)
+    # The app keeps serving: the same request now succeeds.
+    assert login_status(app, password=password) == 200
+    assert send(app, "GET", "/").status_int == 200
+
+
+def test_unexpected_error_on_profile_is_a_json_500(app, auth, monkeypatch, caplog):
+    register(app)
+    session_id = login(app)
+    fail_once(monkeypatch, auth, "get_user_from_session_id")
+    with caplog.at_level(logging.ERROR):
+        res = send(app, "GET", "/profile", cookie=f"session_id={session_id}")
+    assert res.status_int == 500
+    assert json_body(res) == {"message": "internal server error"}
+    assert_logged_500(caplog, session_id)
+    assert profile_status(app, f"session_id={session_id}") == 200
+
+
+def test_unexpected_error_on_reset_is_a_json_500(app, auth, monkeypatch, caplog):
+    register(app)
+    fail_once(monkeypatch, auth, "get_reset_password_token")
+    with caplog.at_level(logging.ERROR):
+        res = send(app, "POST", "/reset_password", {"email": EMAIL})
+    assert res.status_int == 500
+    assert json_body(res) == {"message": "internal server error"}
+    assert_logged_500(caplog)
+    assert reset_token(app)

@@ -1,0 +1,371 @@
+"""Auth: password hashing, registration, login, sessions, and their rules."""
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import bcrypt
+import pytest
+import sqlalchemy
+from sqlalchemy import create_engine, text
+
+from wsgiauth.auth import Auth, _hash_password
+from wsgiauth.db import DB
+from wsgiauth.user import User
+
+UUID4_SHAPE = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+@pytest.fixture
+def raw(db: DB, db_url: str) -> Iterator[sqlalchemy.Connection]:
+    """A connection of our own to the test database, to look behind Auth's back."""
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        yield connection
+    engine.dispose()
+
+
+def emails(connection: sqlalchemy.Connection) -> list[str]:
+    """The stored emails, in id order."""
+    return list(connection.execute(text("SELECT email FROM users ORDER BY id")).scalars())
+
+
+# _hash_password
+
+
+def test_hash_password_returns_bcrypt_bytes_of_the_password() -> None:
+    hashed = _hash_password("Hello Holberton")
+    assert isinstance(hashed, bytes)
+    assert hashed.startswith(b"$2b$")
+    assert len(hashed) == 60
+    assert bcrypt.checkpw(b"Hello Holberton", hashed)
+    assert not bcrypt.checkpw(b"hello holberton", hashed)
+
+
+def test_hash_password_uses_wsgiauth_bcrypt_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "5")
+    assert _hash_password("pw")[:7] == b"$2b$05$"
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "4")
+    assert _hash_password("pw")[:7] == b"$2b$04$"
+
+
+def test_hash_password_is_salted() -> None:
+    first, second = _hash_password("same"), _hash_password("same")
+    assert first != second
+    assert first[:29] != second[:29]  # the salt itself differs
+    assert bcrypt.checkpw(b"same", first)
+    assert bcrypt.checkpw(b"same", second)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("é" * 37, id="74-bytes-37-chars"),
+        pytest.param("é" * 36 + "a", id="73-bytes-37-chars"),
+        pytest.param("a" * 73, id="73-ascii"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_hash_password_refuses_what_bcrypt_cannot_take(password: str) -> None:
+    with pytest.raises(ValueError):
+        _hash_password(password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("é" * 36, id="72-bytes-36-chars"),
+        pytest.param("a" * 72, id="72-ascii"),
+        pytest.param(" ", id="one-space"),
+        pytest.param("\U0001f600" * 18, id="72-bytes-emoji"),
+    ],
+)
+def test_hash_password_takes_up_to_72_bytes(password: str) -> None:
+    hashed = _hash_password(password)
+    assert bcrypt.checkpw(password.encode("utf-8"), hashed)
+
+
+@pytest.mark.parametrize(
+    "rounds",
+    [
+        pytest.param("3", id="too-low"),
+        pytest.param("32", id="too-high"),
+        pytest.param("abc", id="nan"),
+    ],
+)
+def test_bad_bcrypt_rounds_raise_value_error_naming_the_variable(
+    rounds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", rounds)
+    with pytest.raises(ValueError, match="WSGIAUTH_BCRYPT_ROUNDS"):
+        _hash_password("pw")
+
+
+# register_user
+
+
+def test_register_user_returns_the_user_with_its_normalized_email(
+    auth: Auth, db: DB, raw: sqlalchemy.Connection
+) -> None:
+    user = auth.register_user("  Bob@Example.COM\t", "pw")
+    assert isinstance(user, User)
+    assert (user.id, user.email, user.session_id, user.reset_token) == (
+        1,
+        "bob@example.com",
+        None,
+        None,
+    )
+    assert emails(raw) == ["bob@example.com"]
+
+
+def test_register_user_stores_the_hash_as_text(auth: Auth, db: DB) -> None:
+    user = auth.register_user("bob@bob.com", "pw")
+    stored = db.find_user_by(id=user.id).hashed_password
+    assert isinstance(user.hashed_password, str)
+    assert isinstance(stored, str)
+    assert stored == user.hashed_password
+    assert stored.startswith("$2b$04$")
+    assert len(stored) == 60
+    assert bcrypt.checkpw(b"pw", stored.encode("ascii"))
+
+
+def test_register_user_twice_raises_the_seed_message(
+    auth: Auth, raw: sqlalchemy.Connection
+) -> None:
+    auth.register_user("me@me.com", "mySecuredPwd")
+    with pytest.raises(ValueError) as caught:
+        auth.register_user("me@me.com", "mySecuredPwd")
+    assert str(caught.value) == "User me@me.com already exists"
+    assert emails(raw) == ["me@me.com"]
+
+
+@pytest.mark.parametrize(
+    "again",
+    [
+        pytest.param("ME@me.com", id="upper"),
+        pytest.param("Me@Me.Com", id="mixed"),
+        pytest.param("  me@me.com  ", id="spaces"),
+        pytest.param("\tME@ME.COM\n", id="tabs-newline-upper"),
+    ],
+)
+def test_register_user_duplicates_ignore_case_and_surrounding_space(
+    auth: Auth, raw: sqlalchemy.Connection, again: str
+) -> None:
+    auth.register_user("me@me.com", "pw")
+    with pytest.raises(ValueError) as caught:
+        auth.register_user(again, "other")
+    assert str(caught.value) == "User me@me.com already exists"
+    assert emails(raw) == ["me@me.com"]
+    assert auth.valid_login("me@me.com", "pw") is True
+    assert auth.valid_login("me@me.com", "other") is False
+
+
+BAD_EMAILS = [
+    pytest.param("", id="empty"),
+    pytest.param("  ", id="blank"),
+    pytest.param("no-at", id="no-at"),
+    pytest.param("@x", id="no-local"),
+    pytest.param("x@", id="no-domain"),
+    pytest.param("a b@c", id="inner-space"),
+    pytest.param("a\tb@c", id="inner-tab"),
+    pytest.param("a\x00b@c", id="inner-nul"),
+    pytest.param("a\x7fb@c", id="inner-del"),
+    pytest.param("a" * 245 + "@b.com", id="251-chars"),
+]
+
+
+@pytest.mark.parametrize("email", BAD_EMAILS)
+def test_register_user_refuses_a_bad_email(
+    auth: Auth, raw: sqlalchemy.Connection, email: str
+) -> None:
+    with pytest.raises(ValueError):
+        auth.register_user(email, "pw")
+    assert emails(raw) == []
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        pytest.param("unknown@email", "unknown@email", id="seed-unknown-at-email"),
+        pytest.param("a" * 244 + "@b.com", "a" * 244 + "@b.com", id="250-chars"),
+        pytest.param(" " + "A" * 244 + "@b.com ", "a" * 244 + "@b.com", id="250-after-trim"),
+        pytest.param("a@b@c", "a@b@c", id="two-ats"),
+    ],
+)
+def test_register_user_accepts_a_loose_email(
+    auth: Auth, raw: sqlalchemy.Connection, email: str, stored: str
+) -> None:
+    assert auth.register_user(email, "pw").email == stored
+    assert emails(raw) == [stored]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("a" * 73, id="73-ascii"),
+        pytest.param("é" * 37, id="74-bytes"),
+    ],
+)
+def test_register_user_refuses_a_bad_password(
+    auth: Auth, raw: sqlalchemy.Connection, password: str
+) -> None:
+    with pytest.raises(ValueError):
+        auth.register_user("bob@bob.com", password)
+    assert emails(raw) == []
+
+
+def test_passwords_are_never_trimmed(auth: Auth) -> None:
+    auth.register_user("bob@bob.com", " pw ")
+    assert auth.valid_login("bob@bob.com", " pw ") is True
+    assert auth.valid_login("bob@bob.com", "pw") is False
+    auth.register_user("eve@bob.com", "pw")
+    assert auth.valid_login("eve@bob.com", "pw") is True
+    assert auth.valid_login("eve@bob.com", " pw ") is False
+
+
+# valid_login
+
+
+def test_valid_login_as_in_the_seed(auth: Auth) -> None:
+    auth.register_user("bob@bob.com", "MyPwdOfBob")
+    results = (
+        auth.valid_login("bob@bob.com", "MyPwdOfBob"),
+        auth.valid_login("bob@bob.com", "WrongPwd"),
+        auth.valid_login("unknown@email", "MyPwdOfBob"),
+    )
+    assert results == (True, False, False)
+
+
+def test_valid_login_normalizes_the_email(auth: Auth) -> None:
+    auth.register_user("bob@bob.com", "pw")
+    assert auth.valid_login("  BOB@Bob.com ", "pw") is True
+
+
+def test_valid_login_accepts_a_72_byte_password(auth: Auth) -> None:
+    auth.register_user("bob@bob.com", "é" * 36)
+    assert auth.valid_login("bob@bob.com", "é" * 36) is True
+    assert auth.valid_login("bob@bob.com", "é" * 35) is False
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("a" * 72 + "b", id="73-ascii-same-prefix"),
+        pytest.param("é" * 37, id="74-bytes"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_valid_login_is_false_for_an_unusable_password(auth: Auth, password: str) -> None:
+    # bcrypt alone would read only the first 72 bytes and say yes to the
+    # first one: the rule refuses it instead.
+    auth.register_user("bob@bob.com", "a" * 72)
+    assert auth.valid_login("bob@bob.com", password) is False
+
+
+@pytest.mark.parametrize("email", BAD_EMAILS)
+def test_valid_login_is_false_for_a_malformed_email(auth: Auth, email: str) -> None:
+    auth.register_user("bob@bob.com", "pw")
+    assert auth.valid_login(email, "pw") is False
+
+
+# create_session and get_user_from_session_id
+
+
+def test_create_session_returns_a_new_uuid4_each_time(auth: Auth, db: DB) -> None:
+    user = auth.register_user("bob@bob.com", "pw")
+    first = auth.create_session("bob@bob.com")
+    second = auth.create_session("BOB@bob.com ")
+    assert isinstance(first, str)
+    assert isinstance(second, str)
+    for session_id in (first, second):
+        assert str(uuid.UUID(session_id)) == session_id
+        assert uuid.UUID(session_id).version == 4
+    assert first != second
+    assert db.find_user_by(id=user.id).session_id == second
+
+
+def test_a_new_session_replaces_the_old_one(auth: Auth) -> None:
+    user = auth.register_user("bob@bob.com", "pw")
+    old = auth.create_session("bob@bob.com")
+    new = auth.create_session("bob@bob.com")
+    assert auth.get_user_from_session_id(old) is None
+    found = auth.get_user_from_session_id(new)
+    assert found is not None
+    assert (found.id, found.email) == (user.id, "bob@bob.com")
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        pytest.param("unknown@email.com", id="unknown"),
+        pytest.param("no-at", id="malformed"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_create_session_is_none_for_an_unknown_email(auth: Auth, email: str) -> None:
+    auth.register_user("bob@bob.com", "pw")
+    assert auth.create_session(email) is None
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        pytest.param("", id="empty"),
+        pytest.param(None, id="none"),
+        pytest.param("nope", id="not-a-uuid"),
+        pytest.param("x" * 10_000, id="10000-chars"),
+        pytest.param("abc\x00def", id="nul"),
+        pytest.param(str(uuid.uuid4()), id="unknown-uuid4"),
+    ],
+)
+def test_get_user_from_session_id_is_none_for_a_bad_session_id(
+    auth: Auth, session_id: str | None
+) -> None:
+    # One user logged in, one logged out (session_id NULL): neither may match.
+    auth.register_user("in@bob.com", "pw")
+    auth.create_session("in@bob.com")
+    auth.register_user("out@bob.com", "pw")
+    assert auth.get_user_from_session_id(session_id) is None
+
+
+def test_get_user_from_session_id_with_a_nul_after_a_real_session_is_none(auth: Auth) -> None:
+    auth.register_user("bob@bob.com", "pw")
+    session_id = auth.create_session("bob@bob.com")
+    assert session_id is not None
+    assert auth.get_user_from_session_id(session_id + "\x00") is None
+    assert auth.get_user_from_session_id(session_id + " ") is None
+    assert auth.get_user_from_session_id(session_id[:-1]) is None
+
+
+# Concurrency
+
+
+def test_concurrent_registrations_of_one_email_make_one_user(
+    auth: Auth, raw: sqlalchemy.Connection
+) -> None:
+    count = 48
+    barrier = threading.Barrier(count)
+    created: list[User] = []
+    refused: list[str] = []
+    unexpected: list[BaseException] = []
+
+    def register() -> None:
+        barrier.wait()
+        try:
+            created.append(auth.register_user("race@bob.com", "pw"))
+        except ValueError as error:
+            refused.append(str(error))
+        except BaseException as error:
+            unexpected.append(error)
+
+    threads = [threading.Thread(target=register) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert unexpected == []
+    assert len(created) == 1
+    assert refused == ["User race@bob.com already exists"] * (count - 1)
+    assert emails(raw) == ["race@bob.com"]

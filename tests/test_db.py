@@ -1,0 +1,320 @@
+"""The database layer: the users table, DB's three methods, and how it stores."""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
+from sqlalchemy.orm.exc import NoResultFound
+
+from wsgiauth import db as db_module
+from wsgiauth.db import DB
+from wsgiauth.user import User
+
+
+@pytest.fixture
+def raw(db: DB, db_url: str) -> Iterator[sqlalchemy.Connection]:
+    """A connection of our own to the test database, to look behind DB's back."""
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        yield connection
+    engine.dispose()
+
+
+def rows(connection: sqlalchemy.Connection) -> list[tuple[object, ...]]:
+    """Every row of ``users`` as stored, in id order."""
+    result = connection.execute(
+        text("SELECT id, email, hashed_password, session_id, reset_token FROM users ORDER BY id")
+    )
+    return [tuple(row) for row in result]
+
+
+# The table.
+
+COLUMNS = [
+    # name, type, nullable, primary key
+    ("id", "INTEGER", False, 1),
+    ("email", "VARCHAR(250)", False, 0),
+    ("hashed_password", "VARCHAR(250)", False, 0),
+    ("session_id", "VARCHAR(250)", True, 0),
+    ("reset_token", "VARCHAR(250)", True, 0),
+]
+
+
+def test_the_model_has_exactly_the_five_seed_columns() -> None:
+    assert User.__tablename__ == "users"
+    found = [
+        (column.name, str(column.type), column.nullable, int(column.primary_key))
+        for column in User.__table__.columns
+    ]
+    assert found == COLUMNS
+
+
+def test_the_database_table_has_exactly_the_five_seed_columns(
+    raw: sqlalchemy.Connection,
+) -> None:
+    columns = sqlalchemy.inspect(raw).get_columns("users")
+    found = [
+        (column["name"], str(column["type"]), column["nullable"], column["primary_key"])
+        for column in columns
+    ]
+    assert found == COLUMNS
+
+
+def test_email_is_unique_in_the_database(db: DB, raw: sqlalchemy.Connection) -> None:
+    first = db.add_user("bob@bob.com", "hash1")
+    with pytest.raises(IntegrityError):
+        db.add_user("bob@bob.com", "hash2")
+    assert rows(raw) == [(first.id, "bob@bob.com", "hash1", None, None)]
+    # The DB is still usable after the failed insert.
+    second = db.add_user("alice@bob.com", "hash3")
+    assert second.id == first.id + 1
+
+
+def test_integrity_error_does_not_carry_the_parameters(db: DB) -> None:
+    db.add_user("bob@bob.com", "hash1")
+    with pytest.raises(IntegrityError) as caught:
+        db.add_user("bob@bob.com", "SECRET-HASH-0123456789")
+    assert "SECRET-HASH-0123456789" not in str(caught.value)
+    assert "SECRET-HASH-0123456789" not in repr(caught.value)
+
+
+# add_user
+
+
+def test_add_user_returns_the_saved_user(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("test@test.com", "SuperHashedPwd")
+    assert isinstance(user, User)
+    assert (user.id, user.email, user.hashed_password, user.session_id, user.reset_token) == (
+        1,
+        "test@test.com",
+        "SuperHashedPwd",
+        None,
+        None,
+    )
+    assert rows(raw) == [(1, "test@test.com", "SuperHashedPwd", None, None)]
+
+
+# find_user_by
+
+
+def test_find_user_by_returns_the_first_match(db: DB) -> None:
+    first = db.add_user("a@x.com", "same")
+    db.add_user("b@x.com", "same")
+    db.add_user("c@x.com", "other")
+    assert db.find_user_by(hashed_password="same").id == first.id
+    assert db.find_user_by(hashed_password="other").email == "c@x.com"
+
+
+def test_find_user_by_applies_every_filter(db: DB) -> None:
+    db.add_user("a@x.com", "same")
+    second = db.add_user("b@x.com", "same")
+    assert db.find_user_by(hashed_password="same", email="b@x.com").id == second.id
+    with pytest.raises(NoResultFound):
+        db.find_user_by(hashed_password="other", email="b@x.com")
+
+
+def test_find_user_by_finds_by_id(db: DB) -> None:
+    db.add_user("a@x.com", "h")
+    second = db.add_user("b@x.com", "h")
+    found = db.find_user_by(id=second.id)
+    assert (found.id, found.email) == (second.id, "b@x.com")
+
+
+def test_find_user_by_raises_no_result_found_for_no_match(db: DB) -> None:
+    db.add_user("test@test.com", "h")
+    with pytest.raises(NoResultFound):
+        db.find_user_by(email="test2@test.com")
+
+
+def test_no_result_found_is_the_seeds_class() -> None:
+    # The seed imports it from sqlalchemy.orm.exc; it is sqlalchemy.exc's.
+    assert NoResultFound is sqlalchemy.exc.NoResultFound
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        pytest.param({"no_email": "test@test.com"}, id="unknown-column"),
+        pytest.param({"email": "test@test.com", "password": "x"}, id="unknown-among-known"),
+        pytest.param({}, id="no-filter"),
+    ],
+)
+def test_find_user_by_raises_invalid_request_error(db: DB, filters: dict[str, str]) -> None:
+    db.add_user("test@test.com", "h")
+    with pytest.raises(InvalidRequestError):
+        db.find_user_by(**filters)
+
+
+# update_user
+
+
+def test_update_user_updates_and_commits(db: DB, db_url: str) -> None:
+    user = db.add_user("test@test.com", "hashedPwd")
+    other = db.add_user("other@test.com", "otherPwd")
+    assert db.update_user(user.id, hashed_password="NewPwd", session_id="s1") is None
+    second = DB(db_url)
+    try:
+        found = second.find_user_by(id=user.id)
+        assert (found.hashed_password, found.session_id, found.reset_token) == (
+            "NewPwd",
+            "s1",
+            None,
+        )
+        untouched = second.find_user_by(id=other.id)
+        assert (untouched.hashed_password, untouched.session_id) == ("otherPwd", None)
+    finally:
+        second.dispose()
+
+
+def test_update_user_can_set_a_column_back_to_null(db: DB) -> None:
+    user = db.add_user("test@test.com", "h")
+    db.update_user(user.id, session_id="s1")
+    db.update_user(user.id, session_id=None)
+    assert db.find_user_by(id=user.id).session_id is None
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        pytest.param({"password": "x"}, id="unknown"),
+        pytest.param({"session_id": "s1", "nope": "x"}, id="unknown-with-known"),
+    ],
+)
+def test_update_user_raises_value_error_for_an_unknown_attribute(
+    db: DB, raw: sqlalchemy.Connection, attributes: dict[str, str]
+) -> None:
+    user = db.add_user("test@test.com", "h")
+    with pytest.raises(ValueError):
+        db.update_user(user.id, **attributes)
+    assert rows(raw) == [(user.id, "test@test.com", "h", None, None)]
+
+
+def test_update_user_raises_no_result_found_for_an_unknown_id(
+    db: DB, raw: sqlalchemy.Connection
+) -> None:
+    user = db.add_user("test@test.com", "h")
+    with pytest.raises(NoResultFound):
+        db.update_user(user.id + 1, session_id="s1")
+    assert rows(raw) == [(user.id, "test@test.com", "h", None, None)]
+
+
+# Where the data lives, and that it stays.
+
+
+def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite"
+    database = DB(f"sqlite:///{path}")
+    try:
+        database.add_user("a@x.com", "h")
+    finally:
+        database.dispose()
+    with closing(sqlite3.connect(path)) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        assert [name for (name,) in tables] == ["users"]
+
+
+def test_tables_are_never_dropped(db: DB, db_url: str) -> None:
+    user = db.add_user("a@x.com", "h")
+    db.update_user(user.id, session_id="s1")
+    again = DB(db_url)
+    try:
+        found = again.find_user_by(email="a@x.com")
+        assert (found.id, found.session_id) == (user.id, "s1")
+        # And the first DB still sees what the second one writes.
+        again.add_user("b@x.com", "h")
+    finally:
+        again.dispose()
+    assert db.find_user_by(email="b@x.com").id == user.id + 1
+
+
+def test_db_without_argument_uses_wsgiauth_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "configured.sqlite"
+    monkeypatch.setenv("WSGIAUTH_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.chdir(tmp_path)
+    database = DB()
+    try:
+        database.add_user("a@x.com", "h")
+    finally:
+        database.dispose()
+    assert path.is_file()
+    assert not (tmp_path / "wsgiauth.sqlite").exists()
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT email FROM users").fetchall() == [("a@x.com",)]
+
+
+def test_db_without_argument_or_variable_uses_wsgiauth_sqlite_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WSGIAUTH_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    database = DB()
+    try:
+        database.add_user("a@x.com", "h")
+    finally:
+        database.dispose()
+    path = tmp_path / "wsgiauth.sqlite"
+    assert path.is_file()
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("SELECT email FROM users").fetchall() == [("a@x.com",)]
+
+
+def test_sqlite_is_in_wal_mode_with_a_busy_timeout(db: DB, db_url: str) -> None:
+    db.add_user("a@x.com", "h")
+    # WAL is a property of the file: any connection sees it.
+    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    # The busy timeout belongs to each connection, so ask one of DB's own
+    # (the test peeks at the private engine; nothing else can tell).
+    with db._engine.connect() as connection:
+        timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert mode == "wal"
+    assert timeout == db_module.SQLITE_BUSY_TIMEOUT_SECONDS * 1000
+    # At least the 5 s that Python's sqlite3 would wait by itself.
+    assert timeout >= 5000
+
+
+# Threads
+
+
+def test_one_db_is_safe_to_share_between_threads(db: DB, raw: sqlalchemy.Connection) -> None:
+    threads_count, calls = 16, 20
+    barrier = threading.Barrier(threads_count)
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            barrier.wait()
+            for call in range(calls):
+                email = f"t{worker}-{call}@x.com"
+                added = db.add_user(email, f"h{worker}-{call}")
+                found = db.find_user_by(email=email)
+                assert found.id == added.id
+                db.update_user(found.id, session_id=f"s{worker}-{call}")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    stored = rows(raw)
+    assert len(stored) == threads_count * calls
+    assert len({row[0] for row in stored}) == threads_count * calls
+    expected = {
+        (f"t{w}-{c}@x.com", f"h{w}-{c}", f"s{w}-{c}", None)
+        for w in range(threads_count)
+        for c in range(calls)
+    }
+    assert {row[1:] for row in stored} == expected

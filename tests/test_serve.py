@@ -1,0 +1,751 @@
+"""The real server: ``serve.py`` under waitress, driven over HTTP.
+
+The seed's task-20 ``main.py`` runs here against a live process, as do its
+curl sessions (tasks 7, 11 and 15). Then what only a real server shows: the
+access log, concurrent clients, a restart on the same database, SIGTERM and
+Ctrl-C, uploads too big for waitress, a bad setting at start-up, and the
+filter that keeps waitress's "Task queue depth" warning from flooding the log.
+"""
+
+import contextlib
+import importlib.util
+import inspect
+import json
+import logging
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urljoin
+
+import pytest
+import requests
+from conftest import ROOT, Server
+from sqlalchemy import create_engine, text
+
+TIMEOUT = 10  # seconds, for every HTTP request
+
+# --- the seed's task 20, as written there ------------------------------------
+
+EMAIL = "guillaume@holberton.io"
+PASSWD = "b4l0u"
+NEW_PASSWD = "t4rt1fl3tt3"
+
+URL = ""  # the running server, set by the ``seed_url`` fixture
+JSON = "application/json"
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def register_user(email: str, password: str) -> None:
+    """POST /users creates the account."""
+    response = requests.post(
+        f"{URL}/users", data={"email": email, "password": password}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"email": email, "message": "user created"}
+
+
+def log_in_wrong_password(email: str, password: str) -> None:
+    """POST /sessions with the wrong password is 401 and sets no cookie."""
+    response = requests.post(
+        f"{URL}/sessions", data={"email": email, "password": password}, timeout=TIMEOUT
+    )
+    assert response.status_code == 401
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"message": "wrong email or password"}
+    assert "Set-Cookie" not in response.headers
+
+
+def log_in(email: str, password: str) -> str:
+    """POST /sessions logs in and returns the session id from the cookie."""
+    response = requests.post(
+        f"{URL}/sessions", data={"email": email, "password": password}, timeout=TIMEOUT
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"email": email, "message": "logged in"}
+    session_id = response.cookies["session_id"]
+    assert UUID4.fullmatch(session_id), session_id
+    assert response.headers["Set-Cookie"] == (
+        f"session_id={session_id}; Path=/; HttpOnly; SameSite=Lax"
+    )
+    return session_id
+
+
+def profile_unlogged() -> None:
+    """GET /profile without a session is 403."""
+    response = requests.get(f"{URL}/profile", timeout=TIMEOUT)
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"message": "not logged in"}
+
+
+def profile_logged(session_id: str) -> None:
+    """GET /profile with the session cookie shows the user's email."""
+    response = requests.get(f"{URL}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"email": EMAIL}
+
+
+def log_out(session_id: str) -> None:
+    """DELETE /sessions redirects to / and ends the session server-side."""
+    response = requests.delete(
+        f"{URL}/sessions",
+        cookies={"session_id": session_id},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert (
+        response.headers["Set-Cookie"] == "session_id=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+    )
+    home = requests.get(urljoin(f"{URL}/sessions", response.headers["Location"]), timeout=TIMEOUT)
+    assert home.status_code == 200
+    assert home.headers["Content-Type"] == JSON
+    assert home.json() == {"message": "Bienvenue"}
+    # The session is gone on the server, not only in the browser.
+    again = requests.get(f"{URL}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT)
+    assert again.status_code == 403
+
+
+def reset_password_token(email: str) -> str:
+    """POST /reset_password returns a fresh reset token."""
+    response = requests.post(f"{URL}/reset_password", data={"email": email}, timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == JSON
+    payload = response.json()
+    assert set(payload) == {"email", "reset_token"}
+    assert payload["email"] == email
+    reset_token = payload["reset_token"]
+    assert UUID4.fullmatch(reset_token), reset_token
+    assert str(uuid.UUID(reset_token)) == reset_token
+    return reset_token
+
+
+def update_password(email: str, reset_token: str, new_password: str) -> None:
+    """PUT /reset_password sets the new password."""
+    response = requests.put(
+        f"{URL}/reset_password",
+        data={"email": email, "reset_token": reset_token, "new_password": new_password},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"email": email, "message": "Password updated"}
+
+
+def seed_main() -> dict[str, str]:
+    """Run the seed's ``if __name__ == "__main__":`` block; return its secrets."""
+    register_user(EMAIL, PASSWD)
+    log_in_wrong_password(EMAIL, NEW_PASSWD)
+    profile_unlogged()
+    session_id = log_in(EMAIL, PASSWD)
+    profile_logged(session_id)
+    log_out(session_id)
+    reset_token = reset_password_token(EMAIL)
+    update_password(EMAIL, reset_token, NEW_PASSWD)
+    last_session_id = log_in(EMAIL, NEW_PASSWD)
+    return {"session_id": session_id, "reset_token": reset_token, "last": last_session_id}
+
+
+# Each request seed_main() makes, in order, as the access log shows it.
+SEED_MAIN_REQUESTS = [
+    ("POST", "/users", "200"),
+    ("POST", "/sessions", "401"),
+    ("GET", "/profile", "403"),
+    ("POST", "/sessions", "200"),
+    ("GET", "/profile", "200"),
+    ("DELETE", "/sessions", "302"),
+    ("GET", "/", "200"),
+    ("GET", "/profile", "403"),
+    ("POST", "/reset_password", "200"),
+    ("PUT", "/reset_password", "200"),
+    ("POST", "/sessions", "200"),
+]
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every request on 127.0.0.1, whatever proxy the environment names."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ALL_PROXY", raising=False)
+
+
+@pytest.fixture
+def seed_url(server: Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the seed's functions at the running server."""
+    monkeypatch.setitem(globals(), "URL", server.url)
+    return server.url
+
+
+@contextlib.contextmanager
+def running(db_url: str, *args: str) -> Iterator[Server]:
+    """Start another ``serve.py`` on ``db_url``; stop it (exit code 0) afterwards."""
+    started = Server(db_url, *args)
+    try:
+        yield started
+    finally:
+        if started.process.poll() is None:
+            started.stop()
+
+
+ACCESS_LINE = re.compile(
+    r".*? wsgiauth\.access (?P<method>[A-Z]+) (?P<path>.+) (?P<status>\d{3}) \d+(?:\.\d+)?ms"
+)
+
+
+def access_lines(log: str) -> list[tuple[str, str, str]]:
+    """Return (method, path, status) of every access-log line, in order."""
+    found = []
+    for line in log.splitlines():
+        if " wsgiauth.access " in line:
+            match = ACCESS_LINE.fullmatch(line)
+            assert match, f"malformed access-log line: {line!r}"
+            found.append((match["method"], match["path"], match["status"]))
+    return found
+
+
+def payload_of(response: requests.Response) -> object:
+    """Return the JSON body, or the text of a body that is not JSON (to show it)."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def count_users(db_url: str, email: str) -> int:
+    """Count the rows of ``users`` with this email, straight from the database."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT COUNT(*) FROM users WHERE email = :email")
+            return connection.execute(query, {"email": email}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def load_serve() -> ModuleType:
+    """Import ``serve.py`` from the repository root."""
+    spec = importlib.util.spec_from_file_location("serve", ROOT / "serve.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- 1. the seed's end-to-end test ---------------------------------------------
+
+
+def test_seed_task_20_main_against_the_real_server(seed_url: str, server: Server) -> None:
+    seed_main()
+    # After the flow: the old password is gone, the new one works, the
+    # reset token was used up.
+    response = requests.post(
+        f"{seed_url}/sessions", data={"email": EMAIL, "password": PASSWD}, timeout=TIMEOUT
+    )
+    assert response.status_code == 401
+    assert "Traceback" not in server.log()
+
+
+def test_seed_task_20_main_as_a_script(server: Server, tmp_path: Path) -> None:
+    """The flow as the seed runs it: ``python main.py`` prints nothing, exits 0."""
+    source = (
+        "import requests\n"
+        "import re, uuid\n"
+        "from urllib.parse import urljoin\n"
+        f"URL = {server.url!r}\n"
+        "TIMEOUT = 10\n"
+        f"JSON = {JSON!r}\n"
+        f"UUID4 = re.compile({UUID4.pattern!r})\n"
+    )
+    for function in (
+        register_user,
+        log_in_wrong_password,
+        log_in,
+        profile_unlogged,
+        profile_logged,
+        log_out,
+        reset_password_token,
+        update_password,
+    ):
+        source += "\n\n" + _source_of(function)
+    source += f"""
+
+EMAIL = {EMAIL!r}
+PASSWD = {PASSWD!r}
+NEW_PASSWD = {NEW_PASSWD!r}
+if __name__ == "__main__":
+    register_user(EMAIL, PASSWD)
+    log_in_wrong_password(EMAIL, NEW_PASSWD)
+    profile_unlogged()
+    session_id = log_in(EMAIL, PASSWD)
+    profile_logged(session_id)
+    log_out(session_id)
+    reset_token = reset_password_token(EMAIL)
+    update_password(EMAIL, reset_token, NEW_PASSWD)
+    log_in(EMAIL, NEW_PASSWD)
+"""
+    (tmp_path / "main.py").write_text(source)
+    done = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def _source_of(function: Callable[..., object]) -> str:
+    """Return the source of one of this module's functions."""
+    return inspect.getsource(function)
+
+
+# --- 2. the access log -----------------------------------------------------------
+
+
+FORGED = "2026-01-01 00:00:00,000 INFO wsgiauth.access GET /forged 200 1.0ms"
+
+
+def test_access_log_has_one_line_per_request_and_no_secret(seed_url: str, server: Server) -> None:
+    secrets = seed_main()
+    # The query string is not logged: it may carry a token.
+    response = requests.get(
+        f"{seed_url}/?reset_token={secrets['reset_token']}&password={PASSWD}", timeout=TIMEOUT
+    )
+    assert response.status_code == 200
+    # A newline in the path must not start a forged line of its own.
+    forged_path = "/x%0D%0A" + FORGED.replace(" ", "%20")
+    response = requests.get(seed_url + forged_path, timeout=TIMEOUT)
+    assert response.status_code == 404
+
+    log = server.stop()
+
+    logged = access_lines(log)
+    assert logged[:-1] == [*SEED_MAIN_REQUESTS, ("GET", "/", "200")]
+    method, path, status = logged[-1]
+    assert (method, status) == ("GET", "404")
+    assert path.startswith("/x") and path.endswith("/forged 200 1.0ms"), path
+    assert "\n" not in path and "\r" not in path
+    assert not any(line.startswith("2026-01-01") for line in log.splitlines())
+    assert log.count("/forged") == 1
+    for secret in (PASSWD, NEW_PASSWD, *secrets.values()):
+        assert secret not in log
+    assert "Traceback" not in log
+
+
+# --- 3. the seed's curl sessions -------------------------------------------------
+
+
+def curl(*args: str) -> tuple[int, dict[str, str], str]:
+    """Run curl; return the status, the headers (lower-case names) and the body."""
+    done = subprocess.run(
+        ["curl", "-sS", "-i", "--noproxy", "*", "--max-time", str(TIMEOUT), *args],
+        capture_output=True,
+        timeout=TIMEOUT + 10,
+    )
+    assert done.returncode == 0, done.stderr
+    # Bytes, not text: text mode would turn the CRLFs of the head into LFs.
+    head, _, body = done.stdout.decode("utf-8").partition("\r\n\r\n")
+    while head.startswith("HTTP/1.1 100"):  # an interim "100 Continue"
+        head, _, body = body.partition("\r\n\r\n")
+    status_line, *header_lines = head.split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body
+
+
+def curl_json(*args: str) -> tuple[int, object]:
+    """Run curl; return the status and the JSON body (checking the content type)."""
+    status, headers, body = curl(*args)
+    assert headers["content-type"] == JSON, (status, headers, body)
+    return status, json.loads(body)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not on PATH")
+def test_seed_curl_sessions(server: Server) -> None:
+    url = server.url
+    # Task 7: register, then register again.
+    register = [f"{url}/users", "-d", "email=bob@me.com", "-d", "password=mySuperPwd"]
+    assert curl_json("-XPOST", *register) == (
+        200,
+        {"email": "bob@me.com", "message": "user created"},
+    )
+    assert curl_json("-XPOST", *register) == (400, {"message": "email already registered"})
+
+    # Task 11: log in, then log in with the wrong password.
+    assert curl_json(
+        "-XPOST", f"{url}/users", "-d", "email=bob@bob.com", "-d", "password=mySuperPwd"
+    ) == (200, {"email": "bob@bob.com", "message": "user created"})
+    status, headers, body = curl(
+        "-XPOST", f"{url}/sessions", "-d", "email=bob@bob.com", "-d", "password=mySuperPwd"
+    )
+    assert status == 200
+    assert json.loads(body) == {"email": "bob@bob.com", "message": "logged in"}
+    cookie = re.fullmatch(
+        r"session_id=(?P<id>[^;]+); Path=/; HttpOnly; SameSite=Lax", headers["set-cookie"]
+    )
+    assert cookie, headers["set-cookie"]
+    session_id = cookie["id"]
+    assert UUID4.fullmatch(session_id)
+    assert curl_json(
+        "-XPOST", f"{url}/sessions", "-d", "email=bob@bob.com", "-d", "password=BlaBla"
+    ) == (401, {"message": "wrong email or password"})
+
+    # Task 15: the profile with the session, then with a bad one.
+    assert curl_json("-XGET", f"{url}/profile", "-b", f"session_id={session_id}") == (
+        200,
+        {"email": "bob@bob.com"},
+    )
+    assert curl_json("-XGET", f"{url}/profile", "-b", "session_id=nope") == (
+        403,
+        {"message": "not logged in"},
+    )
+
+    # Log out (task 14), with curl as well.
+    status, headers, _ = curl("-XDELETE", f"{url}/sessions", "-b", f"session_id={session_id}")
+    assert (status, headers["location"]) == (302, "/")
+    assert curl_json(f"{url}/profile", "-b", f"session_id={session_id}")[0] == 403
+
+    # The same with multipart forms (curl -F).
+    assert curl_json(f"{url}/users", "-F", "email=carol@me.com", "-F", "password=c4r0l") == (
+        200,
+        {"email": "carol@me.com", "message": "user created"},
+    )
+    assert curl_json(f"{url}/users", "-F", "email=carol@me.com", "-F", "password=other") == (
+        400,
+        {"message": "email already registered"},
+    )
+    assert curl_json(f"{url}/sessions", "-F", "email=carol@me.com", "-F", "password=c4r0l") == (
+        200,
+        {"email": "carol@me.com", "message": "logged in"},
+    )
+    assert curl_json(f"{url}/sessions", "-F", "email=carol@me.com", "-F", "password=nope")[0] == 401
+    status, payload = curl_json(f"{url}/reset_password", "-F", "email=carol@me.com")
+    assert status == 200
+    assert isinstance(payload, dict) and set(payload) == {"email", "reset_token"}
+    assert payload["email"] == "carol@me.com"
+    token = payload["reset_token"]
+    assert curl_json(
+        "-XPUT",
+        f"{url}/reset_password",
+        "-F",
+        "email=carol@me.com",
+        "-F",
+        f"reset_token={token}",
+        "-F",
+        "new_password=n3wPwd",
+    ) == (200, {"email": "carol@me.com", "message": "Password updated"})
+    assert curl_json(f"{url}/sessions", "-F", "email=carol@me.com", "-F", "password=n3wPwd") == (
+        200,
+        {"email": "carol@me.com", "message": "logged in"},
+    )
+    assert "Traceback" not in server.stop()
+
+
+# --- 4. concurrency ----------------------------------------------------------------
+
+
+CLIENTS = 32
+FLOWS_PER_CLIENT = 10
+
+
+def test_concurrent_clients_each_see_their_own_account(db_url: str) -> None:
+    def client(number: int) -> list[tuple[object, ...]]:
+        seen = []
+        with requests.Session() as http:
+            http.trust_env = False
+            for flow in range(FLOWS_PER_CLIENT):
+                email = f"user{number}-{flow}@example.com"
+                password = f"pw-{number}-{flow}"
+                form = {"email": email, "password": password}
+                registered = http.post(f"{url}/users", data=form, timeout=TIMEOUT)
+                logged_in = http.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+                profile = http.get(f"{url}/profile", timeout=TIMEOUT)
+                seen.append(
+                    (
+                        email,
+                        registered.status_code,
+                        payload_of(registered),
+                        logged_in.status_code,
+                        payload_of(logged_in),
+                        profile.status_code,
+                        payload_of(profile),
+                    )
+                )
+        return seen
+
+    with running(db_url, "--threads", "8") as server:
+        url = server.url
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            results = [row for rows in pool.map(client, range(CLIENTS)) for row in rows]
+        log = server.stop()
+
+    expected = [
+        (
+            email,
+            200,
+            {"email": email, "message": "user created"},
+            200,
+            {"email": email, "message": "logged in"},
+            200,
+            {"email": email},
+        )
+        for email in (
+            f"user{number}-{flow}@example.com"
+            for number in range(CLIENTS)
+            for flow in range(FLOWS_PER_CLIENT)
+        )
+    ]
+    assert not [row for row in results if any(code >= 500 for code in row[1:7:2])]
+    assert results == expected
+    assert len(access_lines(log)) == CLIENTS * FLOWS_PER_CLIENT * 3
+    assert "Traceback" not in log
+
+
+RACERS = 48
+
+
+def test_simultaneous_registrations_of_one_email_make_one_user(db_url: str) -> None:
+    email = "race@example.com"
+    barrier = threading.Barrier(RACERS)
+
+    def racer(number: int) -> tuple[int, object]:
+        form = {"email": email, "password": f"pw-{number}"}
+        with requests.Session() as http:
+            http.trust_env = False
+            barrier.wait(timeout=TIMEOUT)
+            response = http.post(f"{url}/users", data=form, timeout=TIMEOUT)
+            return response.status_code, payload_of(response)
+
+    with running(db_url, "--threads", "8") as server:
+        url = server.url
+        with ThreadPoolExecutor(max_workers=RACERS) as pool:
+            answers = list(pool.map(racer, range(RACERS)))
+
+        assert Counter(status for status, _ in answers) == {200: 1, 400: RACERS - 1}
+        winner = next(number for number, (status, _) in enumerate(answers) if status == 200)
+        assert answers[winner][1] == {"email": email, "message": "user created"}
+        assert all(
+            payload == {"message": "email already registered"}
+            for status, payload in answers
+            if status == 400
+        )
+        # The one row is the winner's: its password logs in, a loser's does not.
+        loser = (winner + 1) % RACERS
+        with requests.Session() as http:
+            http.trust_env = False
+            good = {"email": email, "password": f"pw-{winner}"}
+            bad = {"email": email, "password": f"pw-{loser}"}
+            assert http.post(f"{url}/sessions", data=good, timeout=TIMEOUT).status_code == 200
+            assert http.post(f"{url}/sessions", data=bad, timeout=TIMEOUT).status_code == 401
+        log = server.stop()
+
+    assert count_users(db_url, email) == 1
+    assert "Traceback" not in log
+    # The queue filter lets at most one "Task queue depth" line through in a
+    # burst this short (its interval is 10 s).
+    assert log.count("Task queue depth") <= 1
+
+
+# --- 5. restart ----------------------------------------------------------------------
+
+
+def test_restart_keeps_users_sessions_and_reset_tokens(
+    db_url: str, seed_url: str, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_user(EMAIL, PASSWD)
+    session_id = log_in(EMAIL, PASSWD)
+    reset_token = reset_password_token(EMAIL)
+    assert "Traceback" not in server.stop()
+
+    with running(db_url) as restarted:
+        monkeypatch.setitem(globals(), "URL", restarted.url)
+        profile_logged(session_id)  # the old cookie, before any new login
+        log_in(EMAIL, PASSWD)
+        update_password(EMAIL, reset_token, NEW_PASSWD)
+        log_in(EMAIL, NEW_PASSWD)
+        old = requests.post(
+            f"{restarted.url}/sessions", data={"email": EMAIL, "password": PASSWD}, timeout=TIMEOUT
+        )
+        assert old.status_code == 401
+        log = restarted.stop()
+    assert "Traceback" not in log
+
+
+# --- 6. SIGTERM and Ctrl-C -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sigint_not_ignored() -> Iterator[None]:
+    """Let children see SIGINT even if this process was started ignoring it.
+
+    A process started in the background by a non-interactive shell ignores
+    SIGINT, and its children inherit that; a handler of our own is reset to
+    the default at exec, so Python in the child turns SIGINT into
+    KeyboardInterrupt as it would at a terminal.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_sigterm_stops_cleanly(server: Server) -> None:
+    assert requests.get(f"{server.url}/", timeout=TIMEOUT).status_code == 200
+    log = server.stop()
+    assert server.process.returncode == 0
+    assert "Traceback" not in log
+    assert log.rstrip().endswith("INFO wsgiauth stopped")
+
+
+def test_ctrl_c_stops_cleanly(db_url: str) -> None:
+    with sigint_not_ignored():
+        started = Server(db_url)
+    try:
+        assert requests.get(f"{started.url}/", timeout=TIMEOUT).status_code == 200
+        started.process.send_signal(signal.SIGINT)
+        returncode = started.process.wait(timeout=30)
+    finally:
+        if started.process.poll() is None:
+            started.kill()
+    time.sleep(0.1)  # let the log reader take the last lines
+    log = started.log()
+    assert returncode == 0, log
+    assert "Traceback" not in log
+    assert "KeyboardInterrupt" not in log
+    assert log.rstrip().endswith("INFO wsgiauth stopped")
+
+
+# --- 7. uploads too big ------------------------------------------------------------------
+
+
+def test_huge_upload_is_cut_off_and_the_server_keeps_serving(server: Server) -> None:
+    url = server.url
+    huge = requests.post(
+        f"{url}/users",
+        data={"email": "big@example.com", "password": "x" * (2 * 1024 * 1024)},
+        timeout=TIMEOUT,
+    )
+    # waitress's own answer, before the app sees the request.
+    assert huge.status_code == 413
+    assert huge.headers["Content-Type"].startswith("text/plain")
+    assert "(generated by waitress)" in huge.text
+
+    large = requests.post(
+        f"{url}/users",
+        data={"email": "big@example.com", "password": "x" * (100 * 1024)},
+        timeout=TIMEOUT,
+    )
+    # The app's JSON answer, judged from Content-Length.
+    assert large.status_code == 413
+    assert large.headers["Content-Type"] == JSON
+    assert large.json() == {"message": "request body over 65536 bytes"}
+
+    assert requests.get(f"{url}/", timeout=TIMEOUT).json() == {"message": "Bienvenue"}
+    # Neither upload created the account.
+    response = requests.post(
+        f"{url}/users", data={"email": "big@example.com", "password": "small"}, timeout=TIMEOUT
+    )
+    assert (response.status_code, response.json()) == (
+        200,
+        {"email": "big@example.com", "message": "user created"},
+    )
+    log = server.stop()
+    assert "Traceback" not in log
+    assert ("POST", "/users", "413") in access_lines(log)
+
+
+# --- 8. a bad setting at start-up -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("rounds", ["abc", "3", "32"])
+def test_serve_refuses_a_bad_bcrypt_rounds(
+    db_url: str, rounds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", rounds)
+    monkeypatch.setenv("WSGIAUTH_DATABASE_URL", db_url)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "serve.py"), "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "WSGIAUTH_BCRYPT_ROUNDS" in done.stderr
+    assert repr(rounds) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Serving on" not in done.stderr + done.stdout
+
+
+# --- 9. the "Task queue depth" filter --------------------------------------------------------
+
+
+class Collect(logging.Handler):
+    """Keep every record that reaches the handler."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_queue_warning_filter_lets_one_through_per_interval() -> None:
+    serve = load_serve()
+    from waitress.utilities import queue_logger
+
+    # serve.main() filters the logger waitress really warns on.
+    assert queue_logger.name == "waitress.queue"
+    assert serve.QUEUE_WARNING_INTERVAL_SECONDS == 10.0
+
+    interval = 0.2
+    logger = logging.getLogger("test_serve.queue")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    collect = Collect()
+    logger.addHandler(collect)
+    logger.addFilter(serve.EveryFewSeconds(interval))
+    try:
+        for depth in range(1, 101):
+            logger.warning("Task queue depth is %d", depth)
+        assert [r.getMessage() for r in collect.records] == ["Task queue depth is 1"]
+
+        time.sleep(interval * 1.5)
+        logger.warning("Task queue depth is %d", 7)
+        logger.warning("Task queue depth is %d", 8)  # inside the new interval
+        assert [r.getMessage() for r in collect.records[1:]] == [
+            "Task queue depth is 7 (99 such warnings not shown)"
+        ]
+
+        time.sleep(interval * 1.5)
+        logger.warning("Task queue depth is %d", 9)
+        assert [r.getMessage() for r in collect.records[2:]] == [
+            "Task queue depth is 9 (1 such warnings not shown)"
+        ]
+
+        time.sleep(interval * 1.5)
+        logger.warning("Task queue depth is %d", 10)  # nothing dropped: no note
+        assert [r.getMessage() for r in collect.records[3:]] == ["Task queue depth is 10"]
+    finally:
+        logger.removeHandler(collect)
+        logger.filters.clear()
