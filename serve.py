@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Serve wsgiauth with waitress: ``python serve.py [--host H] [--port P] [--threads N]``.
 
-Settings come from the environment (``WSGIAUTH_DATABASE_URL``,
-``WSGIAUTH_BCRYPT_ROUNDS``); see the README. Each request is logged as one
+Settings come from ``WSGIAUTH_*`` environment variables (see the README);
+``--production`` is ``WSGIAUTH_MODE=production``. Each request is logged as one
 line: method, path, status and milliseconds, and nothing else, since
 bodies, query strings and cookies can hold passwords, tokens and sessions.
+
+Behind a reverse proxy (``deploy/`` has nginx), ``--trusted-proxy ADDR``
+makes waitress take the client's address, scheme and host from the proxy's
+``X-Forwarded-*`` headers, but only on connections from ADDR.
 """
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -21,6 +26,7 @@ from waitress.server import create_server
 
 from wsgiauth import config
 from wsgiauth.app import create_app
+from wsgiauth.auth import Auth
 
 # waitress answers a body over this size with its own 413 and drops the
 # connection before the app sees it; between the app's MAX_BODY_BYTES and
@@ -29,6 +35,10 @@ MAX_UPLOAD_BYTES = 1024 * 1024
 # waitress warns "Task queue depth is N" on every request that waits for a
 # free thread: under load, one such line every this many seconds is plenty.
 QUEUE_WARNING_INTERVAL_SECONDS = 10.0
+# The headers a trusted proxy sets (deploy/nginx.conf.template sets these
+# three). waitress puts them in REMOTE_ADDR, wsgi.url_scheme and HTTP_HOST;
+# the app's cross-site check compares Origin with that Host.
+TRUSTED_PROXY_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 access_logger = logging.getLogger("wsgiauth.access")
@@ -89,7 +99,57 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port (0: any free port)")
     parser.add_argument("--threads", type=int, default=4, help="worker threads")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="production mode: reset tokens by email, Secure cookie (as WSGIAUTH_MODE=production)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        type=ip_address,
+        default=None,
+        metavar="ADDR",
+        help="IP address of the reverse proxy whose X-Forwarded-For/-Proto/-Host to believe",
+    )
     return parser.parse_args(argv)
+
+
+def ip_address(text: str) -> str:
+    """Check a ``--trusted-proxy`` value: one IP address, in waitress's spelling.
+
+    waitress compares it as a string with the peer's address, so a host
+    name would never match, and its ``*`` would trust everyone: both are
+    refused.
+    """
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the keyword arguments for waitress's ``create_server``.
+
+    With ``--trusted-proxy``, waitress rewrites the environ from the proxy's
+    headers when, and only when, the connection comes from that address;
+    ``clear_untrusted_proxy_headers`` drops every ``X-Forwarded-*`` and
+    ``Forwarded`` header it does not believe, so that the app never sees
+    one a client made up.
+    """
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "threads": args.threads,
+        "max_request_body_size": MAX_UPLOAD_BYTES,
+    }
+    if args.trusted_proxy is not None:
+        options.update(
+            trusted_proxy=args.trusted_proxy,
+            trusted_proxy_count=1,  # one proxy: the last X-Forwarded-For hop
+            trusted_proxy_headers=set(TRUSTED_PROXY_HEADERS),
+            clear_untrusted_proxy_headers=True,
+        )
+    return options
 
 
 def stop(signum: int, frame: FrameType | None) -> None:
@@ -104,20 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("waitress.queue").addFilter(EveryFewSeconds(QUEUE_WARNING_INTERVAL_SECONDS))
     try:
         config.bcrypt_rounds()
-        app = create_app()
+        app = create_app(Auth(settings=config.load(production=args.production)))
     except (ValueError, SQLAlchemyError) as error:
         logging.getLogger("wsgiauth").error("cannot start: %s", error)
         return 2
-    server = create_server(
-        log_requests(app),
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        max_request_body_size=MAX_UPLOAD_BYTES,
-    )
+    server = create_server(log_requests(app), **server_options(args))
     signal.signal(signal.SIGTERM, stop)
     server.print_listen("Serving on http://{}:{}")
     sys.stdout.flush()
+    logging.getLogger("wsgiauth").info("%s mode", app.settings.mode)
     server.run()  # returns after Ctrl-C or SIGTERM
     logging.getLogger("wsgiauth").info("stopped")
     return 0

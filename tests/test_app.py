@@ -7,9 +7,16 @@ cannot take (it calls ``int()`` on it); those requests go to ``app.app``.
 
 Cookies are always sent explicitly: ``send`` empties WebTest's cookie jar
 before each request, so a test sees exactly the ``Cookie`` header it wrote.
+
+All of this is development mode (production has ``test_production.py``).
+Tests that need other settings or a clock of their own get their app from
+``make_app``, also under lint; time passes there by setting ``now[0]``, never
+by sleeping. The large cross-site and header tables share one app
+(``shared_app``), each case on an account of its own.
 """
 
 import io
+import itertools
 import json
 import logging
 import re
@@ -19,6 +26,11 @@ from urllib.parse import unquote_plus, urlencode
 import pytest
 import webob
 import webtest
+
+from wsgiauth import config
+from wsgiauth.app import create_app
+from wsgiauth.auth import Auth
+from wsgiauth.db import DB
 
 FORM = "application/x-www-form-urlencoded"
 BOUNDARY = "------------------------d74496d66958873e"  # as curl -F makes them
@@ -48,8 +60,9 @@ def send(
     body: bytes | None = None,
     content_type: str | None = None,
     cookie: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> webtest.TestResponse:
-    """Send one request with exactly this body and cookie, whatever the status.
+    """Send one request with exactly this body, cookie and headers, whatever the status.
 
     ``form`` is urlencoded (as ``curl -d`` does); ``body`` is sent as is.
     """
@@ -62,7 +75,9 @@ def send(
         params["body"] = body
     if content_type is not None:
         params["content_type"] = content_type
-    headers = {} if cookie is None else {"Cookie": cookie}
+    headers = dict(headers or {})
+    if cookie is not None:
+        headers["Cookie"] = cookie
     return app.request(path, method=method, headers=headers, status="*", **params)
 
 
@@ -273,13 +288,14 @@ def test_login_sets_the_session_cookie(app):
     res = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
     assert res.status_int == 200
     assert json_body(res) == {"email": EMAIL, "message": "logged in"}
-    name, value, attributes = session_cookie(res)
+    name, value, _ = session_cookie(res)
     assert name == "session_id"
     assert UUID4.fullmatch(value), value
-    assert attributes["path"] == "/"
-    assert attributes["httponly"] == ""
-    assert attributes["samesite"].lower() == "lax"
-    assert "max-age" not in attributes
+    # Every attribute written out; Max-Age is the server's session lifetime
+    # (14 days by default), and no Secure in development mode.
+    assert res.headers["Set-Cookie"] == (
+        f"session_id={value}; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax"
+    )
     assert profile_status(app, f"session_id={value}") == 200
 
 
@@ -338,10 +354,9 @@ def test_logout(app):
     assert res.headers["Location"] == "/"
     if res.body:  # the redirect may have an empty body; if not, it is JSON
         json_body(res)
-    name, value, attributes = session_cookie(res)
+    name, value, _ = session_cookie(res)
     assert (name, value) == ("session_id", "")
-    assert attributes["max-age"] == "0"
-    assert attributes["path"] == "/"
+    assert res.headers["Set-Cookie"] == "session_id=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
     # Destroyed server-side: the old cookie, sent again, is refused.
     assert profile_status(app, f"session_id={session_id}") == 403
     again = send(app, "DELETE", "/sessions", cookie=f"session_id={session_id}")
@@ -1098,3 +1113,625 @@ def test_unexpected_error_on_reset_is_a_json_500(app, auth, monkeypatch, caplog)
     assert json_body(res) == {"message": "internal server error"}
     assert_logged_500(caplog)
     assert reset_token(app)
+
+
+# --- settings and a clock of our own ----------------------------------------------
+
+START = 1_700_000_000.0  # the fake clock's first reading, in Unix seconds
+
+
+@pytest.fixture
+def now() -> list[float]:
+    """The fake clock's reading: tests move time by changing ``now[0]``."""
+    return [START]
+
+
+@pytest.fixture
+def make_app(db, now):
+    """Make an app on the test database with these settings and the fake clock."""
+
+    def make(settings: config.Settings | None = None, **fields) -> webtest.TestApp:
+        settings = settings or config.Settings(**fields)
+        auth = Auth(db, settings=settings, clock=lambda: now[0])
+        return webtest.TestApp(create_app(auth), lint=True)
+
+    return make
+
+
+# --- sessions: a lifetime, and the ways they end ------------------------------------
+
+
+def test_session_lifetime_is_absolute_and_enforced_by_the_server(make_app, now):
+    app = make_app(session_ttl=600)
+    register(app)
+    res = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
+    _, session_id, attributes = session_cookie(res)
+    assert attributes["max-age"] == "600"
+    cookie = f"session_id={session_id}"
+    now[0] = START + 300
+    assert profile_status(app, cookie) == 200  # being used does not extend it
+    now[0] = START + 599
+    assert profile_status(app, cookie) == 200
+    now[0] = START + 600
+    assert profile_status(app, cookie) == 403
+    assert_error(send(app, "DELETE", "/sessions", cookie=cookie), 403)
+    # A new login starts a new lifetime.
+    assert profile_status(app, f"session_id={login(app)}") == 200
+
+
+def test_session_ttl_from_the_environment_sets_max_age_and_expiry(make_app, now):
+    app = make_app(config.load({"WSGIAUTH_SESSION_TTL": "3600"}))
+    register(app)
+    res = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
+    _, session_id, _ = session_cookie(res)
+    assert res.headers["Set-Cookie"] == (
+        f"session_id={session_id}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
+    )
+    now[0] = START + 3599
+    assert profile_status(app, f"session_id={session_id}") == 200
+    now[0] = START + 3600
+    assert profile_status(app, f"session_id={session_id}") == 403
+
+
+def test_default_session_lifetime_is_14_days(make_app, now):
+    app = make_app()
+    register(app)
+    cookie = f"session_id={login(app)}"
+    now[0] = START + 14 * 24 * 3600 - 1
+    assert profile_status(app, cookie) == 200
+    now[0] = START + 14 * 24 * 3600
+    assert profile_status(app, cookie) == 403
+
+
+def test_a_password_reset_ends_the_session(app):
+    register(app)
+    session_id = login(app)
+    assert profile_status(app, f"session_id={session_id}") == 200
+    assert update_password(app, reset_token(app)).status_int == 200
+    assert profile_status(app, f"session_id={session_id}") == 403
+    assert_error(send(app, "DELETE", "/sessions", cookie=f"session_id={session_id}"), 403)
+    assert profile_status(app, f"session_id={login(app, password=NEW_PASSWORD)}") == 200
+
+
+def test_a_reset_refused_for_policy_keeps_the_session(app):
+    register(app)
+    session_id = login(app)
+    assert_error(update_password(app, reset_token(app), PASSWORD_74_BYTES), 400, "password")
+    assert profile_status(app, f"session_id={session_id}") == 200
+
+
+def test_a_login_sent_with_the_old_cookie_still_gets_a_fresh_id(app):
+    register(app)
+    old = login(app)
+    res = send(
+        app,
+        "POST",
+        "/sessions",
+        {"email": EMAIL, "password": PASSWORD},
+        cookie=f"session_id={old}",
+    )
+    _, new, _ = session_cookie(res)
+    assert UUID4.fullmatch(new)
+    assert new != old
+    assert profile_status(app, f"session_id={old}") == 403
+    assert profile_status(app, f"session_id={new}") == 200
+
+
+# --- reset tokens: one email, one use, one hour --------------------------------------
+
+
+def test_update_password_with_another_users_email_is_403(app):
+    register(app)
+    register(app, "alice@example.com", "alice's password")
+    token = reset_token(app)  # Bob's
+    res = update_password(app, token, NEW_PASSWORD, email="alice@example.com")
+    assert_error(res, 403)
+    assert login_status(app, "alice@example.com", NEW_PASSWORD) == 401
+    assert login_status(app, "alice@example.com", "alice's password") == 200
+    assert login_status(app, password=NEW_PASSWORD) == 401
+    assert login_status(app, password=PASSWORD) == 200
+
+
+def test_update_password_with_an_unregistered_email_is_403(app):
+    register(app)
+    res = update_password(app, reset_token(app), email="unknown@email")
+    assert_error(res, 403)
+    assert login_status(app, password=PASSWORD) == 200
+
+
+def test_update_password_takes_the_email_in_any_case(app):
+    register(app)
+    res = update_password(app, reset_token(app), email=" BOB@Example.com ")
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL, "message": "Password updated"}
+    assert login_status(app, password=NEW_PASSWORD) == 200
+
+
+def test_reset_token_expires(make_app, now):
+    app = make_app(reset_token_ttl=600)
+    register(app)
+    token = reset_token(app)
+    now[0] = START + 600
+    assert_error(update_password(app, token), 403)
+    assert login_status(app, password=NEW_PASSWORD) == 401
+    assert login_status(app, password=PASSWORD) == 200
+    # A token is good until the last second of its lifetime.
+    fresh = reset_token(app)
+    now[0] = START + 600 + 599
+    assert update_password(app, fresh).status_int == 200
+    assert login_status(app, password=NEW_PASSWORD) == 200
+
+
+def test_reset_token_lasts_an_hour_by_default(make_app, now):
+    app = make_app()
+    register(app)
+    token = reset_token(app)
+    now[0] = START + 3600
+    assert_error(update_password(app, token), 403)
+    token = reset_token(app)
+    now[0] = START + 3600 + 3599
+    assert update_password(app, token).status_int == 200
+
+
+def test_a_used_token_stays_used_even_for_the_same_password(app):
+    register(app)
+    token = reset_token(app)
+    assert update_password(app, token).status_int == 200
+    assert_error(update_password(app, token), 403)
+    assert_error(update_password(app, token, PASSWORD), 403)
+    assert login_status(app, password=NEW_PASSWORD) == 200
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        # An empty field is a 400 naming it, as for every required field (SPEC).
+        pytest.param(None, 400, id="missing"),
+        pytest.param("", 400, id="empty"),
+        pytest.param(" ", 400, id="blank"),
+        # What an empty database column might be mistaken for.
+        pytest.param("None", 403, id="literal-None"),
+        pytest.param("null", 403, id="literal-null"),
+    ],
+)
+def test_a_user_with_no_token_cannot_be_reset_with_an_empty_one(app, token, status):
+    """An empty token must never match the users who have no token."""
+    register(app)
+    form = {"email": EMAIL, "new_password": NEW_PASSWORD}
+    if token is not None:
+        form["reset_token"] = token
+    res = send(app, "PUT", "/reset_password", form)
+    if status == 400:
+        assert_error(res, 400, "reset_token")
+    else:
+        assert_error(res, 403)
+    assert login_status(app, password=NEW_PASSWORD) == 401
+    assert login_status(app, password=PASSWORD) == 200
+
+
+# --- password policy -------------------------------------------------------------------
+
+
+def test_minimum_password_length_at_registration(make_app):
+    app = make_app(password_min_length=8)
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": "x" * 7})
+    assert_error(res, 400, "password")
+    assert login_status(app, password="x" * 7) == 401
+    register(app, password="x" * 8)
+    assert login_status(app, password="x" * 8) == 200
+
+
+def test_minimum_password_length_at_reset_keeps_the_token(make_app):
+    app = make_app(password_min_length=8)
+    register(app, password="x" * 8)
+    token = reset_token(app)
+    assert_error(update_password(app, token, "y" * 7), 400, "password")
+    assert login_status(app, password="y" * 7) == 401
+    assert login_status(app, password="x" * 8) == 200
+    assert update_password(app, token, "y" * 8).status_int == 200
+    assert login_status(app, password="y" * 8) == 200
+
+
+def test_minimum_password_length_from_the_environment(make_app):
+    app = make_app(config.load({"WSGIAUTH_PASSWORD_MIN_LENGTH": "8"}))
+    assert_error(send(app, "POST", "/users", {"email": EMAIL, "password": "1234567"}), 400)
+    register(app, password="12345678")
+
+
+def test_development_mode_takes_a_one_character_password(app):
+    register(app, password="x")
+    assert login_status(app, password="x") == 200
+
+
+def test_37_e_acute_is_74_bytes_and_refused_everywhere(app):
+    assert len(PASSWORD_74_BYTES) == 37
+    assert len(PASSWORD_74_BYTES.encode("utf-8")) == 74
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": PASSWORD_74_BYTES})
+    assert_error(res, 400, "password")
+    register(app)
+    assert login_status(app, password=PASSWORD_74_BYTES) == 401
+    token = reset_token(app)
+    assert_error(update_password(app, token, PASSWORD_74_BYTES), 400, "password")
+    assert update_password(app, token).status_int == 200
+
+
+# --- login: no email oracle, and a throttle ---------------------------------------------
+
+
+def without_date(res: webtest.TestResponse) -> list[tuple[str, str]]:
+    """Return the response headers, in order, except Date."""
+    return [(name, value) for name, value in res.headerlist if name.lower() != "date"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param(PASSWORD, id="right-password-for-the-other"),
+        pytest.param("WrongPwd", id="wrong-password"),
+        pytest.param(PASSWORD_74_BYTES, id="over-72-bytes"),
+    ],
+)
+def test_unknown_email_gets_a_byte_identical_401(app, password):
+    register(app)
+    wrong = send(app, "POST", "/sessions", {"email": EMAIL, "password": "WrongPwd"})
+    unknown = send(app, "POST", "/sessions", {"email": "eve@example.com", "password": password})
+    assert wrong.status == unknown.status == "401 Unauthorized"
+    assert without_date(wrong) == without_date(unknown)
+    assert wrong.body == unknown.body
+    assert_error(unknown, 401)
+
+
+def test_the_eleventh_login_is_429_even_with_the_right_password(app):
+    register(app)
+    for _ in range(10):
+        assert login_status(app, password="WrongPwd") == 401
+    res = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
+    assert_error(res, 429)
+    assert "Set-Cookie" not in res.headers
+    assert 1 <= int(res.headers["Retry-After"]) <= 900
+
+
+def test_login_throttle_window_passes(make_app, now):
+    app = make_app(login_failure_limit=3, login_failure_window=60)
+    register(app)
+    for second in range(3):
+        now[0] = START + second
+        assert login_status(app, password="WrongPwd") == 401
+    now[0] = START + 10
+    res = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
+    assert_error(res, 429)
+    assert "Set-Cookie" not in res.headers
+    retry_after = res.headers["Retry-After"]
+    assert retry_after.isdigit()
+    assert 1 <= int(retry_after) <= 60
+    # Waiting does not help until the window is over, ...
+    now[0] = START + 30
+    assert login_status(app) == 429
+    # ... then the right password works after the time Retry-After gave.
+    now[0] = START + 10 + int(retry_after)
+    assert login_status(app) == 200
+
+
+def test_login_throttle_is_per_account(make_app):
+    app = make_app(login_failure_limit=3, login_failure_window=60)
+    register(app)
+    register(app, "alice@example.com", "alice's password")
+    for _ in range(3):
+        assert login_status(app, password="WrongPwd") == 401
+    assert login_status(app) == 429
+    assert login_status(app, "alice@example.com", "alice's password") == 200
+    # The throttle counts the email in any spelling.
+    assert login_status(app, " BOB@example.com", PASSWORD) == 429
+
+
+def test_a_successful_login_clears_the_failures(make_app):
+    app = make_app(login_failure_limit=3, login_failure_window=60)
+    register(app)
+    for _ in range(2):
+        assert login_status(app, password="WrongPwd") == 401
+    assert login_status(app) == 200
+    for _ in range(2):
+        assert login_status(app, password="WrongPwd") == 401
+    assert login_status(app) == 200
+
+
+def test_a_password_reset_clears_the_failures(make_app):
+    app = make_app(login_failure_limit=3, login_failure_window=60)
+    register(app)
+    for _ in range(3):
+        assert login_status(app, password="WrongPwd") == 401
+    assert login_status(app) == 429
+    assert update_password(app, reset_token(app)).status_int == 200
+    assert login_status(app, password=NEW_PASSWORD) == 200
+
+
+def test_throttled_answers_do_not_tell_which_emails_exist(make_app):
+    app = make_app(login_failure_limit=2, login_failure_window=60)
+    register(app)
+    for email in (EMAIL, "eve@example.com"):
+        for _ in range(2):
+            assert login_status(app, email, "WrongPwd") == 401
+    known = send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD})
+    unknown = send(app, "POST", "/sessions", {"email": "eve@example.com", "password": PASSWORD})
+    assert known.status_int == unknown.status_int == 429
+    assert without_date(known) == without_date(unknown)
+    assert known.body == unknown.body
+
+
+def test_reset_requests_are_throttled_per_account(make_app, now):
+    app = make_app(reset_request_limit=2, reset_request_window=600)
+    register(app)
+    register(app, "alice@example.com", "alice's password")
+    first = reset_token(app)
+    reset_token(app)
+    res = send(app, "POST", "/reset_password", {"email": EMAIL})
+    assert_error(res, 429)
+    assert "reset_token" not in res.text
+    retry_after = res.headers["Retry-After"]
+    assert retry_after.isdigit()
+    assert 1 <= int(retry_after) <= 600
+    assert reset_token(app, "alice@example.com")
+    # The throttled request issued no new token: the last one still works ...
+    assert_error(update_password(app, first), 403)
+    # ... and once the window is over, requests are answered again.
+    now[0] = START + int(retry_after)
+    assert update_password(app, reset_token(app)).status_int == 200
+
+
+def test_default_reset_request_limit_is_5(app):
+    register(app)
+    for _ in range(5):
+        reset_token(app)
+    res = send(app, "POST", "/reset_password", {"email": EMAIL})
+    assert_error(res, 429)
+    assert int(res.headers["Retry-After"]) >= 1
+
+
+# --- cross-site requests -----------------------------------------------------------
+
+HOST = "auth.example.com"
+
+SEC_FETCH_SITE = {
+    "sfs-cross-site": ("cross-site", True),
+    "sfs-same-site": ("same-site", False),
+    "sfs-same-origin": ("same-origin", False),
+    "sfs-none": ("none", False),
+    "sfs-absent": (None, False),
+}
+ORIGIN = {
+    "origin-same-host": (f"http://{HOST}", False),
+    # Behind a proxy that terminates TLS the browser's origin is https.
+    "origin-same-host-https": (f"https://{HOST}", False),
+    "origin-other-host": ("https://evil.example", True),
+    "origin-other-port": (f"http://{HOST}:8080", True),
+    "origin-null": ("null", True),
+    "origin-absent": (None, False),
+}
+
+
+def browser_headers(sec_fetch_site: str | None, origin: str | None) -> dict[str, str]:
+    """The headers a browser would add, on a request to ``HOST``."""
+    headers = {"Host": HOST}
+    if sec_fetch_site is not None:
+        headers["Sec-Fetch-Site"] = sec_fetch_site
+    if origin is not None:
+        headers["Origin"] = origin
+    return headers
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory):
+    """One app on one database for the whole cross-site table, which is large.
+
+    Each case works on an account of its own, so the cases do not meet, and
+    the table does not pay for a new database 90 times.
+    """
+    database = DB(f"sqlite:///{tmp_path_factory.mktemp('cross-site') / 'test.sqlite'}")
+    yield webtest.TestApp(create_app(Auth(database)), lint=True)
+    database.dispose()
+
+
+_accounts = itertools.count()
+
+
+def try_post(app: webtest.TestApp, email: str, headers: dict[str, str]) -> bool:
+    """Register ``email`` with these headers; tell whether it happened (else check the 403)."""
+    res = send(app, "POST", "/users", {"email": email, "password": PASSWORD}, headers=headers)
+    if res.status_int == 403:
+        assert_error(res, 403, "cross-site")
+        register(app, email)  # nothing happened: the email is still free
+        return False
+    assert res.status_int == 200, res.body
+    return True
+
+
+def try_put(app: webtest.TestApp, email: str, headers: dict[str, str]) -> bool:
+    """Reset the password of ``email`` with these headers; tell whether it happened."""
+    register(app, email)
+    token = reset_token(app, email)
+    form = {"email": email, "reset_token": token, "new_password": NEW_PASSWORD}
+    res = send(app, "PUT", "/reset_password", form, headers=headers)
+    if res.status_int == 403:
+        assert_error(res, 403, "cross-site")
+        assert update_password(app, token, email=email).status_int == 200  # unspent
+        return False
+    assert res.status_int == 200, res.body
+    return True
+
+
+def try_delete(app: webtest.TestApp, email: str, headers: dict[str, str]) -> bool:
+    """Log ``email`` out with these headers; tell whether it happened."""
+    register(app, email)
+    cookie = f"session_id={login(app, email)}"
+    res = send(app, "DELETE", "/sessions", cookie=cookie, headers=headers)
+    if res.status_int == 403:
+        assert_error(res, 403, "cross-site")
+        assert "Set-Cookie" not in res.headers
+        assert profile_status(app, cookie) == 200
+        return False
+    assert res.status_int == 302, res.body
+    assert profile_status(app, cookie) == 403
+    return True
+
+
+@pytest.mark.parametrize("origin", list(ORIGIN))
+@pytest.mark.parametrize("sec_fetch_site", list(SEC_FETCH_SITE))
+@pytest.mark.parametrize("attempt", [try_post, try_put, try_delete], ids=["POST", "PUT", "DELETE"])
+def test_cross_site_table(shared_app, attempt, sec_fetch_site, origin):
+    site, site_is_foreign = SEC_FETCH_SITE[sec_fetch_site]
+    origin_value, origin_is_foreign = ORIGIN[origin]
+    email = f"user{next(_accounts)}@example.com"
+    done = attempt(shared_app, email, browser_headers(site, origin_value))
+    assert done is not (site_is_foreign or origin_is_foreign)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("POST", "/users", {"email": "alice@example.com", "password": "alice's password"}),
+        ("POST", "/sessions", {"email": EMAIL, "password": PASSWORD}),
+        ("POST", "/reset_password", {"email": EMAIL}),
+        ("PUT", "/reset_password", {"email": EMAIL, "reset_token": "{token}", "new_password": "x"}),
+        ("DELETE", "/sessions", None),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_every_state_changing_route_refuses_a_cross_site_request(app, method, path, form):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    if form is not None:
+        form = {name: value.format(token=reset_token(app)) for name, value in form.items()}
+    headers = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    res = send(app, method, path, form, cookie=cookie, headers=headers)
+    assert_error(res, 403, "cross-site")
+    assert "Set-Cookie" not in res.headers
+    assert "reset_token" not in res.text
+    assert profile_status(app, cookie) == 200
+    assert login_status(app, "alice@example.com", "alice's password") == 401
+
+
+def test_a_cross_site_request_is_refused_before_its_body_is_read(app):
+    app.reset()
+    tracker = TrackingInput()
+    req = webtest.TestRequest.blank("/users", method="POST")
+    req.environ.update(
+        {
+            "CONTENT_TYPE": FORM,
+            "CONTENT_LENGTH": str(LIMIT + 1),
+            "wsgi.input": tracker,
+            "HTTP_SEC_FETCH_SITE": "cross-site",
+        }
+    )
+    req.environ.pop("webob.is_body_seekable", None)
+    assert_error(app.do_request(req, status="*"), 403)
+    assert tracker.reads == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/", 200), ("GET", "/profile", 200), ("HEAD", "/profile", 200), ("OPTIONS", "/", 204)],
+    ids=lambda value: str(value),
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Sec-Fetch-Site": "cross-site"}, id="sfs-cross-site"),
+        pytest.param({"Origin": "https://evil.example"}, id="origin-other-host"),
+        pytest.param({"Origin": "null"}, id="origin-null"),
+    ],
+)
+def test_safe_methods_are_not_affected_by_cross_site_headers(
+    shared_app, method, path, status, headers
+):
+    email = f"user{next(_accounts)}@example.com"
+    register(shared_app, email)
+    cookie = f"session_id={login(shared_app, email)}"
+    res = send(shared_app, method, path, cookie=cookie, headers=headers)
+    assert res.status_int == status, res.body
+    if (method, path) == ("GET", "/profile"):
+        assert json_body(res) == {"email": email}
+
+
+# --- headers on every answer -------------------------------------------------------
+# Each maker gets the shared app, an email no other case uses, and monkeypatch.
+
+
+def _answer_login(app, email, monkeypatch, password=PASSWORD):
+    register(app, email)
+    return send(app, "POST", "/sessions", {"email": email, "password": password})
+
+
+def _answer_profile(app, email, monkeypatch):
+    register(app, email)
+    return send(app, "GET", "/profile", cookie=f"session_id={login(app, email)}")
+
+
+def _answer_reset_token(app, email, monkeypatch):
+    register(app, email)
+    return send(app, "POST", "/reset_password", {"email": email})
+
+
+def _answer_password_updated(app, email, monkeypatch):
+    register(app, email)
+    return update_password(app, reset_token(app, email), email=email)
+
+
+def _answer_logout(app, email, monkeypatch):
+    register(app, email)
+    return send(app, "DELETE", "/sessions", cookie=f"session_id={login(app, email)}")
+
+
+def _answer_throttled(app, email, monkeypatch):
+    register(app, email)
+    for _ in range(10):
+        send(app, "POST", "/sessions", {"email": email, "password": "WrongPwd"})
+    return send(app, "POST", "/sessions", {"email": email, "password": PASSWORD})
+
+
+def _answer_crash(app, email, monkeypatch):
+    monkeypatch.setattr(app.app.auth, "get_user_from_session_id", lambda *args: 1 / 0)
+    return send(app, "GET", "/profile", cookie=f"session_id={uuid.uuid4()}")
+
+
+def _simple(method, path, form=None, **kwargs):
+    """A maker for a request that needs no account."""
+    return lambda app, email, monkeypatch: send(app, method, path, form, **kwargs)
+
+
+ANSWERS = {
+    "200-index": (200, _simple("GET", "/")),
+    "200-head": (200, _simple("HEAD", "/")),
+    "200-register": (
+        200,
+        lambda app, email, _: send(app, "POST", "/users", {"email": email, "password": "x"}),
+    ),
+    "200-login": (200, _answer_login),
+    "200-profile": (200, _answer_profile),
+    "200-reset-token": (200, _answer_reset_token),
+    "200-password-updated": (200, _answer_password_updated),
+    "204-options": (204, _simple("OPTIONS", "/sessions")),
+    "302-logout": (302, _answer_logout),
+    "400-missing-field": (400, _simple("POST", "/users", {"email": EMAIL})),
+    "401-login": (401, lambda app, email, mp: _answer_login(app, email, mp, "WrongPwd")),
+    "403-profile": (403, _simple("GET", "/profile")),
+    "403-reset-token": (403, _simple("POST", "/reset_password", {"email": "unknown@email"})),
+    "403-cross-site": (
+        403,
+        _simple("POST", "/users", {"email": EMAIL, "password": "x"}, headers={"Origin": "null"}),
+    ),
+    "404": (404, _simple("GET", "/nope")),
+    "405": (405, _simple("GET", "/users")),
+    "413": (413, _simple("POST", "/users", {"email": EMAIL, "password": "x" * LIMIT})),
+    "415": (415, _simple("POST", "/users", body=b"{}", content_type="application/json")),
+    "429": (429, _answer_throttled),
+    "500": (500, _answer_crash),
+}
+
+
+@pytest.mark.parametrize("answer", list(ANSWERS))
+def test_every_answer_has_no_store_and_nosniff(shared_app, monkeypatch, answer):
+    status, make = ANSWERS[answer]
+    res = make(shared_app, f"user{next(_accounts)}@example.com", monkeypatch)
+    assert res.status_int == status, res.body
+    assert res.headers.getall("Cache-Control") == ["no-store"]
+    assert res.headers.getall("X-Content-Type-Options") == ["nosniff"]

@@ -1,15 +1,19 @@
 """Auth: password hashing, registration, login, sessions, and their rules."""
 
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
 import sqlalchemy
 from sqlalchemy import create_engine, text
 
-from wsgiauth.auth import Auth, _hash_password
+from wsgiauth import config
+from wsgiauth.auth import Auth, InvalidInput, TooManyAttempts, _hash_password
 from wsgiauth.db import DB
 from wsgiauth.user import User
 
@@ -282,7 +286,10 @@ def test_create_session_returns_a_new_uuid4_each_time(auth: Auth, db: DB) -> Non
         assert str(uuid.UUID(session_id)) == session_id
         assert uuid.UUID(session_id).version == 4
     assert first != second
-    assert db.find_user_by(id=user.id).session_id == second
+    # Only the digest of the current session id is stored, never the id.
+    stored = db.find_user_by(id=user.id).session_id
+    assert stored == hashlib.sha256(second.encode()).hexdigest()
+    assert stored not in (first, second)
 
 
 def test_a_new_session_replaces_the_old_one(auth: Auth) -> None:
@@ -369,3 +376,798 @@ def test_concurrent_registrations_of_one_email_make_one_user(
     assert len(created) == 1
     assert refused == ["User race@bob.com already exists"] * (count - 1)
     assert emails(raw) == ["race@bob.com"]
+
+
+# --- The security rules: expiry, digests, throttles, password policy ---------
+#
+# Auth takes a clock; a FakeClock that the test moves by hand tests every
+# lifetime and window to the second, without sleeping.
+
+START = 1_700_000_000.0
+DAY = 24 * 3600
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at START."""
+    return FakeClock()
+
+
+def timed_auth(db: DB, clock: FakeClock, **settings: Any) -> Auth:
+    """An Auth on ``db`` and ``clock`` with the default settings but ``settings``."""
+    return Auth(db, settings=config.Settings(**settings), clock=clock)
+
+
+def sha256(token: str) -> str:
+    """What the database may hold in place of a session id or reset token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def stored_hash(db: DB, email: str) -> str:
+    """The user's password hash as stored."""
+    return db.find_user_by(email=email).hashed_password
+
+
+def new_session(auth: Auth, email: str, password: str = "pw") -> str:
+    """Log in, checking that it worked; return the session id."""
+    session_id = auth.log_in(email, password)
+    assert session_id is not None
+    return session_id
+
+
+def test_default_settings_are_the_issue_s() -> None:
+    settings = config.Settings()
+    assert settings.session_ttl == 14 * DAY == 1_209_600
+    assert settings.reset_token_ttl == 3600
+    assert settings.login_failure_limit == 10
+    assert settings.login_failure_window == 900
+    assert settings.password_min_length == 1
+
+
+# Sessions: digests only, a fresh id at every login, an absolute lifetime.
+
+
+@pytest.mark.parametrize("ttl", [pytest.param(60, id="60s"), pytest.param(14 * DAY, id="default")])
+def test_a_session_lasts_until_its_ttl_however_much_it_is_used(
+    db: DB, clock: FakeClock, ttl: int
+) -> None:
+    auth = timed_auth(db, clock, session_ttl=ttl)
+    bob = auth.register_user("bob@bob.com", "pw")
+    session_id = new_session(auth, "bob@bob.com")
+    clock.advance(ttl - 1)
+    found = auth.get_user_from_session_id(session_id)
+    assert found is not None
+    assert found.id == bob.id
+    # Using the session did not extend it: the lifetime is absolute.
+    clock.advance(1)
+    assert auth.get_user_from_session_id(session_id) is None
+    clock.advance(DAY)
+    assert auth.get_user_from_session_id(session_id) is None
+
+
+def test_a_new_login_starts_a_new_lifetime(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock, session_ttl=60)
+    auth.register_user("bob@bob.com", "pw")
+    first = new_session(auth, "bob@bob.com")
+    clock.advance(59)
+    second = new_session(auth, "bob@bob.com")
+    assert second != first
+    assert auth.get_user_from_session_id(first) is None  # the old one stops at once
+    clock.advance(59)
+    assert auth.get_user_from_session_id(second) is not None
+    clock.advance(1)
+    assert auth.get_user_from_session_id(second) is None
+
+
+def test_log_in_gives_a_fresh_id_every_time_and_stores_only_its_digest(
+    db: DB, clock: FakeClock
+) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    ids = [new_session(auth, "bob@bob.com") for _ in range(3)]
+    assert len(set(ids)) == 3
+    for session_id in ids:
+        assert uuid.UUID(session_id).version == 4
+    assert [auth.get_user_from_session_id(s) is not None for s in ids] == [False, False, True]
+    assert db.find_user_by(id=bob.id).session_id == sha256(ids[-1])
+
+
+def test_the_stored_digest_is_not_a_session_id(db: DB, clock: FakeClock) -> None:
+    # Someone with a copy of the database has the digests: they open nothing.
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    new_session(auth, "bob@bob.com")
+    stored = db.find_user_by(id=bob.id).session_id
+    assert stored is not None
+    assert auth.get_user_from_session_id(stored) is None
+
+
+def test_destroy_session_ends_it(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    session_id = new_session(auth, "bob@bob.com")
+    auth.destroy_session(bob.id)
+    assert auth.get_user_from_session_id(session_id) is None
+    assert db.find_user_by(id=bob.id).session_id is None
+
+
+# Reset tokens: digests only, single use, an hour, for their own email.
+
+
+def test_a_reset_token_works_until_its_ttl(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock, reset_token_ttl=3600)
+    auth.register_user("bob@bob.com", "old")
+    token = auth.get_reset_password_token("bob@bob.com")
+    clock.advance(3599)
+    auth.update_password(token, "new", email="bob@bob.com")
+    assert auth.valid_login("bob@bob.com", "new") is True
+
+
+@pytest.mark.parametrize("late", [pytest.param(0, id="at-ttl"), pytest.param(DAY, id="a-day-on")])
+def test_a_reset_token_is_refused_from_its_ttl_on(db: DB, clock: FakeClock, late: int) -> None:
+    auth = timed_auth(db, clock, reset_token_ttl=3600)
+    auth.register_user("bob@bob.com", "old")
+    before = stored_hash(db, "bob@bob.com")
+    token = auth.get_reset_password_token("bob@bob.com")
+    clock.advance(3600 + late)
+    with pytest.raises(ValueError):
+        auth.update_password(token, "new", email="bob@bob.com")
+    assert stored_hash(db, "bob@bob.com") == before
+    assert auth.valid_login("bob@bob.com", "old") is True
+
+
+def test_the_default_reset_token_ttl_is_an_hour(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "old")
+    early = auth.get_reset_password_token("bob@bob.com")
+    clock.advance(3599)
+    auth.update_password(early, "new")
+    late = auth.get_reset_password_token("bob@bob.com")
+    clock.advance(3600)
+    with pytest.raises(ValueError):
+        auth.update_password(late, "newer")
+    assert auth.valid_login("bob@bob.com", "new") is True
+
+
+def test_a_reset_token_is_single_use(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "old")
+    token = auth.get_reset_password_token("bob@bob.com")
+    auth.update_password(token, "new", email="bob@bob.com")
+    assert db.find_user_by(id=bob.id).reset_token is None
+    with pytest.raises(ValueError):
+        auth.update_password(token, "third", email="bob@bob.com")
+    assert auth.valid_login("bob@bob.com", "new") is True
+    assert auth.valid_login("bob@bob.com", "third") is False
+
+
+def test_a_new_reset_request_replaces_the_previous_token(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "old")
+    first = auth.get_reset_password_token("bob@bob.com")
+    second = auth.get_reset_password_token("bob@bob.com")
+    assert first != second
+    assert db.find_user_by(id=bob.id).reset_token == sha256(second)
+    with pytest.raises(ValueError):
+        auth.update_password(first, "from-first", email="bob@bob.com")
+    assert auth.valid_login("bob@bob.com", "old") is True
+    auth.update_password(second, "from-second", email="bob@bob.com")
+    assert auth.valid_login("bob@bob.com", "from-second") is True
+
+
+def test_a_new_reset_request_restarts_the_clock(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock, reset_token_ttl=100)
+    auth.register_user("bob@bob.com", "old")
+    auth.get_reset_password_token("bob@bob.com")
+    clock.advance(99)
+    token = auth.get_reset_password_token("bob@bob.com")
+    clock.advance(99)
+    auth.update_password(token, "new")
+    assert auth.valid_login("bob@bob.com", "new") is True
+
+
+def test_a_reset_token_works_only_with_its_own_email(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("alice@bob.com", "alice-pw")
+    auth.register_user("bob@bob.com", "bob-pw")
+    alice_hash, bob_hash = stored_hash(db, "alice@bob.com"), stored_hash(db, "bob@bob.com")
+    alice_token = auth.get_reset_password_token("alice@bob.com")
+    for email in ("bob@bob.com", "nobody@bob.com"):
+        with pytest.raises(ValueError):
+            auth.update_password(alice_token, "hijacked", email=email)
+    assert stored_hash(db, "alice@bob.com") == alice_hash
+    assert stored_hash(db, "bob@bob.com") == bob_hash
+    assert auth.valid_login("bob@bob.com", "hijacked") is False
+    assert auth.valid_login("alice@bob.com", "hijacked") is False
+    # With its own email (in any case and spacing) it works.
+    auth.update_password(alice_token, "alice-new", email="  ALICE@bob.com ")
+    assert auth.valid_login("alice@bob.com", "alice-new") is True
+    assert auth.valid_login("bob@bob.com", "bob-pw") is True
+
+
+BAD_TOKENS = [
+    pytest.param(None, id="none"),
+    pytest.param("", id="empty"),
+    pytest.param(" ", id="blank"),
+    pytest.param("nope", id="not-a-uuid"),
+    pytest.param("NULL", id="null-text"),
+    pytest.param("%", id="like-wildcard"),
+    pytest.param(str(uuid.uuid1()), id="uuid1"),
+    pytest.param(str(uuid.uuid4()).upper(), id="upper-case-uuid4"),
+    pytest.param(uuid.uuid4().hex, id="uuid4-without-dashes"),
+    pytest.param("x" * 10_000, id="10000-chars"),
+    pytest.param(str(uuid.uuid4()), id="unknown-uuid4"),
+]
+
+
+def users_with_null_tokens(auth: Auth) -> None:
+    """Alice is logged in with a reset token; Bob and Carol have NULL in both columns.
+
+    Bob never had either; Carol logged out and used her reset token.
+    """
+    auth.register_user("alice@bob.com", "pw")
+    new_session(auth, "alice@bob.com")
+    auth.get_reset_password_token("alice@bob.com")
+    auth.register_user("bob@bob.com", "pw")
+    carol = auth.register_user("carol@bob.com", "pw")
+    new_session(auth, "carol@bob.com")
+    auth.destroy_session(carol.id)
+    auth.update_password(auth.get_reset_password_token("carol@bob.com"), "pw")
+
+
+@pytest.mark.parametrize("token", BAD_TOKENS)
+@pytest.mark.parametrize("email", [None, "bob@bob.com", "alice@bob.com"])
+def test_a_bad_reset_token_matches_nobody(
+    db: DB, clock: FakeClock, token: str | None, email: str | None
+) -> None:
+    auth = timed_auth(db, clock)
+    users_with_null_tokens(auth)
+    hashes = [stored_hash(db, e) for e in ("alice@bob.com", "bob@bob.com", "carol@bob.com")]
+    with pytest.raises(ValueError):
+        auth.update_password(token, "hijacked", email=email)  # type: ignore[arg-type]
+    assert [stored_hash(db, e) for e in ("alice@bob.com", "bob@bob.com", "carol@bob.com")] == (
+        hashes
+    )
+
+
+@pytest.mark.parametrize("session_id", BAD_TOKENS)
+def test_a_bad_session_id_matches_nobody(db: DB, clock: FakeClock, session_id: str | None) -> None:
+    auth = timed_auth(db, clock)
+    users_with_null_tokens(auth)
+    assert auth.get_user_from_session_id(session_id) is None
+
+
+@pytest.mark.parametrize("token", [t for t in BAD_TOKENS if t.id != "unknown-uuid4"])
+def test_a_token_of_the_wrong_shape_never_reaches_the_database(
+    db: DB, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, token: str | None
+) -> None:
+    # Refused up front, as the README says: not looked up at all.
+    auth = timed_auth(db, clock)
+    users_with_null_tokens(auth)
+    lookups: list[tuple[str, str]] = []
+    real = db.find_user_by_token
+
+    def spy(kind: Any, digest: str) -> Any:
+        lookups.append((kind, digest))
+        return real(kind, digest)
+
+    monkeypatch.setattr(db, "find_user_by_token", spy)
+    assert auth.get_user_from_session_id(token) is None
+    with pytest.raises(ValueError):
+        auth.update_password(token, "hijacked")  # type: ignore[arg-type]
+    assert lookups == []
+    # The spy does see a well-formed one.
+    assert auth.get_user_from_session_id(str(uuid.uuid4())) is None
+    assert [kind for kind, _ in lookups] == ["session"]
+
+
+def test_the_stored_digest_is_not_a_reset_token(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "old")
+    token = auth.get_reset_password_token("bob@bob.com")
+    stored = db.find_user_by(id=bob.id).reset_token
+    assert stored == sha256(token)
+    with pytest.raises(ValueError):
+        auth.update_password(stored, "hijacked", email="bob@bob.com")
+    assert auth.valid_login("bob@bob.com", "old") is True
+
+
+def every_value_in_the_database(db_url: str) -> list[str]:
+    """Every value of every column of every table, as text."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            tables = sqlalchemy.inspect(connection).get_table_names()
+            assert {"users", "token_times", "throttles"} <= set(tables)
+            return [
+                str(value)
+                for table in tables
+                for row in connection.execute(text(f'SELECT * FROM "{table}"'))
+                for value in row
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_no_session_id_or_reset_token_is_stored_anywhere(
+    db: DB, db_url: str, clock: FakeClock
+) -> None:
+    auth = timed_auth(db, clock)
+    secrets: list[str] = []
+    for name in ("alice", "bob", "carol"):
+        auth.register_user(f"{name}@bob.com", "pw")
+        auth.log_in(f"{name}@bob.com", "wrong")
+        secrets.append(new_session(auth, f"{name}@bob.com"))
+        secrets.append(auth.get_reset_password_token(f"{name}@bob.com"))
+        auth.throttle_reset_request(f"{name}@bob.com")
+    # Some of them used and replaced, so that old values had their chance to linger.
+    auth.update_password(secrets[1], "new")
+    secrets.append(new_session(auth, "alice@bob.com", "new"))
+    secrets.append(auth.get_reset_password_token("bob@bob.com"))
+
+    values = every_value_in_the_database(db_url)
+    # The check can see: the digests of the live ones are there.
+    assert sha256(secrets[-1]) in values
+    assert sha256(secrets[-2]) in values
+    forms = {form for s in secrets for form in (s, s.upper(), s.replace("-", ""))}
+    assert not [v for v in values for form in forms if form in v]
+
+    # The files themselves, WAL included, byte for byte.
+    path = Path(db_url.removeprefix("sqlite:///"))
+    files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+    assert path in files
+    raw_bytes = b"".join(p.read_bytes() for p in files)
+    assert sha256(secrets[-1]).encode() in raw_bytes  # the bytes are readable
+    for form in forms:
+        assert form.encode() not in raw_bytes
+        assert form.encode("utf-16-le") not in raw_bytes
+
+
+def test_a_password_reset_ends_the_session_and_clears_login_failures(
+    db: DB, clock: FakeClock
+) -> None:
+    auth = timed_auth(db, clock, login_failure_limit=3)
+    bob = auth.register_user("bob@bob.com", "old")
+    session_id = new_session(auth, "bob@bob.com", "old")
+    for _ in range(2):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    token = auth.get_reset_password_token("bob@bob.com")
+    auth.update_password(token, "new", email="bob@bob.com")
+    assert auth.get_user_from_session_id(session_id) is None
+    assert db.find_user_by(id=bob.id).session_id is None
+    # Without the reset clearing them, this would be failures 3 and 4 of 3.
+    for _ in range(2):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    assert new_session(auth, "bob@bob.com", "new")
+
+
+def test_a_reset_with_another_email_leaves_the_session(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("alice@bob.com", "pw")
+    auth.register_user("bob@bob.com", "pw")
+    bob_session = new_session(auth, "bob@bob.com")
+    token = auth.get_reset_password_token("alice@bob.com")
+    with pytest.raises(ValueError):
+        auth.update_password(token, "new", email="bob@bob.com")
+    assert auth.get_user_from_session_id(bob_session) is not None
+
+
+# Login: the same bcrypt work for an unknown email; failures throttled.
+
+
+@pytest.fixture
+def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Count bcrypt.checkpw as wsgiauth.auth calls it; each call's hash is kept."""
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(hashed)
+        return bool(real(password, hashed))
+
+    # wsgiauth.auth calls bcrypt.checkpw through the module, so this is what it sees.
+    monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", counting)
+    return calls
+
+
+def test_an_unknown_email_costs_the_same_bcrypt_work_as_a_wrong_password(
+    db: DB, clock: FakeClock, checkpw_calls: list[bytes]
+) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    stored = stored_hash(db, "bob@bob.com").encode()
+
+    assert auth.valid_login("bob@bob.com", "wrong") is False
+    assert checkpw_calls == [stored]
+    checkpw_calls.clear()
+    for unknown in ("nobody@bob.com", "NOBODY@bob.com", "no-at"):
+        assert auth.valid_login(unknown, "wrong") is False
+        assert auth.valid_login(unknown, "pw") is False
+    assert len(checkpw_calls) == 6
+    # Against a real bcrypt hash of the same cost as the user's.
+    for hashed in checkpw_calls:
+        assert hashed[:7] == stored[:7] == b"$2b$04$"
+        assert len(hashed) == 60
+
+    checkpw_calls.clear()
+    assert auth.log_in("nobody@bob.com", "pw") is None
+    assert len(checkpw_calls) == 1
+
+
+def test_log_in_refuses_the_11th_attempt_until_the_window_is_over(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    for _ in range(10):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+        clock.advance(1)
+    # 10 failures from START to START + 9; now START + 10.
+    for password in ("pw", "wrong"):
+        with pytest.raises(TooManyAttempts) as caught:
+            auth.log_in("bob@bob.com", password)
+        assert caught.value.retry_after == 890
+    # Refused even with the right password, and no session made.
+    assert db.find_user_by(id=bob.id).session_id is None
+    clock.advance(889.5)
+    with pytest.raises(TooManyAttempts) as caught:
+        auth.log_in("BOB@bob.com ", "pw")
+    assert caught.value.retry_after == 1
+    clock.advance(0.5)  # START + 900: the window is over
+    session_id = new_session(auth, "bob@bob.com")
+    assert auth.get_user_from_session_id(session_id) is not None
+
+
+def test_log_in_limit_and_window_come_from_the_settings(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock, login_failure_limit=3, login_failure_window=60)
+    auth.register_user("bob@bob.com", "pw")
+    for _ in range(3):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    with pytest.raises(TooManyAttempts) as caught:
+        auth.log_in("bob@bob.com", "pw")
+    assert caught.value.retry_after == 60
+    clock.advance(60)
+    assert auth.log_in("bob@bob.com", "pw") is not None
+
+
+def test_nine_failures_do_not_throttle(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    for _ in range(9):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    assert auth.log_in("bob@bob.com", "pw") is not None
+
+
+def test_failures_outside_the_window_do_not_add_up(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    for _ in range(9):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    clock.advance(900)
+    for _ in range(9):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    assert auth.log_in("bob@bob.com", "pw") is not None
+
+
+def test_a_successful_login_clears_the_failures(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    for _ in range(9):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    new_session(auth, "bob@bob.com")
+    for _ in range(9):
+        assert auth.log_in("bob@bob.com", "wrong") is None
+    # 18 failures in the window without the clearing.
+    new_session(auth, "bob@bob.com")
+
+
+def test_unknown_emails_are_throttled_the_same_way(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    for _ in range(10):
+        assert auth.log_in("nobody@bob.com", "pw") is None
+    with pytest.raises(TooManyAttempts) as caught:
+        auth.log_in(" Nobody@Bob.com", "pw")
+    assert caught.value.retry_after == 900
+    # Registering the email now does not lift it.
+    auth.register_user("nobody@bob.com", "pw")
+    with pytest.raises(TooManyAttempts):
+        auth.log_in("nobody@bob.com", "pw")
+
+
+def test_the_throttle_is_per_account(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    auth.register_user("alice@bob.com", "pw")
+    for _ in range(10):
+        auth.log_in("bob@bob.com", "wrong")
+    with pytest.raises(TooManyAttempts):
+        auth.log_in("bob@bob.com", "pw")
+    assert auth.log_in("alice@bob.com", "pw") is not None
+
+
+def test_the_login_count_is_shared_by_two_processes(db: DB, db_url: str, clock: FakeClock) -> None:
+    # Two DB and Auth objects on one file stand for two server processes.
+    other_db = DB(db_url)
+    try:
+        first, second = timed_auth(db, clock), timed_auth(other_db, clock)
+        first.register_user("bob@bob.com", "pw")
+        for attempt in range(10):
+            assert (first, second)[attempt % 2].log_in("bob@bob.com", "wrong") is None
+        for auth in (first, second):
+            with pytest.raises(TooManyAttempts) as caught:
+                auth.log_in("bob@bob.com", "pw")
+            assert caught.value.retry_after == 900
+        # A success on one clears the count for both.
+        clock.advance(900)
+        for _ in range(9):
+            assert first.log_in("bob@bob.com", "wrong") is None
+        assert second.log_in("bob@bob.com", "pw") is not None
+        for _ in range(9):
+            assert second.log_in("bob@bob.com", "wrong") is None
+        assert first.log_in("bob@bob.com", "pw") is not None
+    finally:
+        other_db.dispose()
+
+
+def test_reset_requests_are_throttled_per_account(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock, reset_request_limit=3, reset_request_window=600)
+    auth.register_user("bob@bob.com", "pw")
+    for _ in range(3):
+        auth.throttle_reset_request("bob@bob.com")
+        clock.advance(10)
+    with pytest.raises(TooManyAttempts) as caught:
+        auth.throttle_reset_request("BOB@bob.com")
+    assert caught.value.retry_after == 570
+    # Other emails, registered or not, are counted on their own.
+    auth.throttle_reset_request("alice@bob.com")
+    clock.advance(570)
+    auth.throttle_reset_request("bob@bob.com")
+
+
+def test_reset_requests_default_limit_is_shared_by_two_processes(
+    db: DB, db_url: str, clock: FakeClock
+) -> None:
+    other_db = DB(db_url)
+    try:
+        first, second = timed_auth(db, clock), timed_auth(other_db, clock)
+        limit = first.settings.reset_request_limit
+        for attempt in range(limit):
+            (first, second)[attempt % 2].throttle_reset_request("bob@bob.com")
+        for auth in (first, second):
+            with pytest.raises(TooManyAttempts):
+                auth.throttle_reset_request("bob@bob.com")
+    finally:
+        other_db.dispose()
+
+
+def test_concurrent_wrong_passwords_get_at_most_the_limit_of_guesses(
+    db: DB, clock: FakeClock, checkpw_calls: list[bytes]
+) -> None:
+    # Sixteen guesses at once must not all slip past a limit of 10.
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    count = 16
+    barrier = threading.Barrier(count)
+    results: list[object] = []
+
+    def guess(number: int) -> None:
+        barrier.wait()
+        try:
+            results.append(auth.log_in("bob@bob.com", f"wrong-{number}"))
+        except TooManyAttempts as error:
+            results.append(error)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == count
+    guessed = [result for result in results if result is None]
+    refused = [result for result in results if isinstance(result, TooManyAttempts)]
+    assert len(guessed) + len(refused) == count
+    assert len(guessed) <= 10
+    assert len(checkpw_calls) <= 10
+
+
+# Passwords: the same policy at registration and reset.
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [
+        pytest.param("a" * 7, False, id="7-chars"),
+        pytest.param("a" * 8, True, id="8-chars"),
+        pytest.param("é" * 7, False, id="7-chars-14-bytes"),
+        pytest.param("é" * 8, True, id="8-chars-16-bytes"),
+        pytest.param("\U0001f600" * 8, True, id="8-emoji-32-bytes"),
+        pytest.param("é" * 37, False, id="37-chars-74-bytes"),
+    ],
+)
+def test_register_user_applies_the_password_policy(
+    db: DB, clock: FakeClock, raw: sqlalchemy.Connection, password: str, accepted: bool
+) -> None:
+    auth = timed_auth(db, clock, password_min_length=8)
+    if accepted:
+        auth.register_user("bob@bob.com", password)
+        assert auth.valid_login("bob@bob.com", password) is True
+    else:
+        with pytest.raises(InvalidInput):
+            auth.register_user("bob@bob.com", password)
+        assert emails(raw) == []
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param("a" * 7, id="7-chars"),
+        pytest.param("é" * 7, id="7-chars-14-bytes"),
+        pytest.param("é" * 37, id="74-bytes"),
+        pytest.param("a" * 73, id="73-bytes"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_update_password_applies_the_same_policy_and_keeps_the_token(
+    db: DB, clock: FakeClock, refused: str
+) -> None:
+    auth = timed_auth(db, clock, password_min_length=8)
+    bob = auth.register_user("bob@bob.com", "old-password")
+    session_id = new_session(auth, "bob@bob.com", "old-password")
+    before = stored_hash(db, "bob@bob.com")
+    token = auth.get_reset_password_token("bob@bob.com")
+    with pytest.raises(InvalidInput):
+        auth.update_password(token, refused, email="bob@bob.com")
+    assert stored_hash(db, "bob@bob.com") == before
+    assert db.find_user_by(id=bob.id).reset_token == sha256(token)
+    # A refused reset ends nothing.
+    assert auth.get_user_from_session_id(session_id) is not None
+    auth.update_password(token, "é" * 8, email="bob@bob.com")
+    assert auth.valid_login("bob@bob.com", "é" * 8) is True
+    assert auth.valid_login("bob@bob.com", "old-password") is False
+
+
+def test_login_does_not_apply_the_minimum_length(db: DB, clock: FakeClock) -> None:
+    # A password set under an older, looser policy still logs in.
+    auth = timed_auth(db, clock, password_min_length=1)
+    auth.register_user("bob@bob.com", "short")
+    stricter = timed_auth(db, clock, password_min_length=8)
+    assert stricter.log_in("bob@bob.com", "short") is not None
+
+
+# config.load
+
+
+PRODUCTION_ENV = {
+    "WSGIAUTH_MODE": "production",
+    "WSGIAUTH_SMTP_HOST": "localhost",
+    "WSGIAUTH_MAIL_FROM": "noreply@example.com",
+}
+
+
+def test_load_defaults_in_development() -> None:
+    settings = config.load({})
+    assert settings == config.Settings()
+    assert settings.mode == "development"
+    assert settings.production is False
+    assert settings.password_min_length == 1
+    assert settings.session_ttl == 1_209_600
+    assert settings.reset_token_ttl == 3600
+    assert (settings.login_failure_limit, settings.login_failure_window) == (10, 900)
+
+
+def test_load_defaults_in_production() -> None:
+    for settings in (
+        config.load(PRODUCTION_ENV),
+        config.load({**PRODUCTION_ENV, "WSGIAUTH_MODE": ""}, production=True),
+    ):
+        assert settings.mode == "production"
+        assert settings.production is True
+        assert settings.password_min_length == 8
+        assert settings.smtp_host == "localhost"
+        assert settings.mail_from == "noreply@example.com"
+        assert settings.session_ttl == 1_209_600
+
+
+def test_load_reads_every_number() -> None:
+    env = {
+        "WSGIAUTH_SESSION_TTL": "60",
+        "WSGIAUTH_RESET_TOKEN_TTL": "61",
+        "WSGIAUTH_LOGIN_FAILURE_LIMIT": "3",
+        "WSGIAUTH_LOGIN_FAILURE_WINDOW": "62",
+        "WSGIAUTH_RESET_REQUEST_LIMIT": "4",
+        "WSGIAUTH_RESET_REQUEST_WINDOW": "63",
+        "WSGIAUTH_PASSWORD_MIN_LENGTH": "12",
+        "WSGIAUTH_SMTP_PORT": "2525",
+    }
+    settings = config.load({**PRODUCTION_ENV, **env})
+    assert (
+        settings.session_ttl,
+        settings.reset_token_ttl,
+        settings.login_failure_limit,
+        settings.login_failure_window,
+        settings.reset_request_limit,
+        settings.reset_request_window,
+        settings.password_min_length,
+        settings.smtp_port,
+    ) == (60, 61, 3, 62, 4, 63, 12, 2525)
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        pytest.param(
+            ("WSGIAUTH_SMTP_HOST", "WSGIAUTH_MAIL_FROM"),
+            ("WSGIAUTH_SMTP_HOST", "WSGIAUTH_MAIL_FROM"),
+            id="both",
+        ),
+        pytest.param(("WSGIAUTH_SMTP_HOST",), ("WSGIAUTH_SMTP_HOST",), id="smtp-host"),
+        pytest.param(("WSGIAUTH_MAIL_FROM",), ("WSGIAUTH_MAIL_FROM",), id="mail-from"),
+    ],
+)
+@pytest.mark.parametrize("flag", [False, True], ids=["env", "flag"])
+def test_production_without_mail_settings_raises_naming_them(
+    missing: tuple[str, ...], named: tuple[str, ...], flag: bool
+) -> None:
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k not in missing}
+    if flag:
+        env.pop("WSGIAUTH_MODE")
+    with pytest.raises(ValueError) as caught:
+        config.load(env, production=flag)
+    for name in named:
+        assert name in str(caught.value)
+    for name in set(PRODUCTION_ENV) - set(missing) - {"WSGIAUTH_MODE"}:
+        assert name not in str(caught.value)
+
+
+NUMBER_VARIABLES = [
+    "WSGIAUTH_SESSION_TTL",
+    "WSGIAUTH_RESET_TOKEN_TTL",
+    "WSGIAUTH_LOGIN_FAILURE_LIMIT",
+    "WSGIAUTH_LOGIN_FAILURE_WINDOW",
+    "WSGIAUTH_RESET_REQUEST_LIMIT",
+    "WSGIAUTH_RESET_REQUEST_WINDOW",
+    "WSGIAUTH_PASSWORD_MIN_LENGTH",
+    "WSGIAUTH_SMTP_PORT",
+]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("abc", id="text"),
+        pytest.param("0", id="zero"),
+        pytest.param("-5", id="negative"),
+        pytest.param("1.5", id="fraction"),
+        pytest.param("1e3", id="exponent"),
+        pytest.param("²", id="superscript"),
+        pytest.param("99999999999", id="too-big"),
+        pytest.param("9" * 5000, id="5000-digits"),
+    ],
+)
+@pytest.mark.parametrize("variable", NUMBER_VARIABLES)
+def test_a_bad_number_raises_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ValueError, match=variable):
+        config.load({**PRODUCTION_ENV, variable: value})
+
+
+def test_a_password_minimum_over_72_is_refused() -> None:
+    # No password could meet it: bcrypt takes 72 bytes at most.
+    with pytest.raises(ValueError, match="WSGIAUTH_PASSWORD_MIN_LENGTH"):
+        config.load({"WSGIAUTH_PASSWORD_MIN_LENGTH": "73"})
+
+
+@pytest.mark.parametrize("mode", ["staging", "Production", "prod", "dev"])
+def test_an_unknown_mode_raises(mode: str) -> None:
+    with pytest.raises(ValueError, match="WSGIAUTH_MODE"):
+        config.load({**PRODUCTION_ENV, "WSGIAUTH_MODE": mode})

@@ -216,7 +216,10 @@ def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
         database.dispose()
     with closing(sqlite3.connect(path)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        assert [name for (name,) in tables] == ["users"]
+        # The seed's users, and beside it the tables that keep time and counts.
+        assert sorted(name for (name,) in tables) == ["throttles", "token_times", "users"]
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(users)")]
+        assert columns == ["id", "email", "hashed_password", "session_id", "reset_token"]
 
 
 def test_tables_are_never_dropped(db: DB, db_url: str) -> None:
@@ -318,3 +321,170 @@ def test_one_db_is_safe_to_share_between_threads(db: DB, raw: sqlalchemy.Connect
         for c in range(calls)
     }
     assert {row[1:] for row in stored} == expected
+
+
+# The queries that must be one transaction: tokens, compare-and-set, counters.
+
+
+def test_set_token_stores_the_digest_and_its_time(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "h")
+    db.set_token(user.id, "session", "session-digest", 100.0)
+    db.set_token(user.id, "reset", "reset-digest", 200.0)
+    assert rows(raw) == [(user.id, "a@x.com", "h", "session-digest", "reset-digest")]
+    found, issued_at = db.find_user_by_token("session", "session-digest")
+    assert (found.id, issued_at) == (user.id, 100.0)
+    found, issued_at = db.find_user_by_token("reset", "reset-digest")
+    assert (found.id, issued_at) == (user.id, 200.0)
+    # A digest is looked up in its own column only.
+    with pytest.raises(NoResultFound):
+        db.find_user_by_token("reset", "session-digest")
+    times = raw.execute(text("SELECT * FROM token_times")).mappings().all()
+    assert [dict(row) for row in times] == [
+        {"user_id": user.id, "session_issued_at": 100.0, "reset_issued_at": 200.0}
+    ]
+
+
+def test_set_token_replaces_and_clears(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "h")
+    db.set_token(user.id, "session", "first", 100.0)
+    db.set_token(user.id, "session", "second", 150.0)
+    with pytest.raises(NoResultFound):
+        db.find_user_by_token("session", "first")
+    assert db.find_user_by_token("session", "second")[1] == 150.0
+    db.set_token(user.id, "session", None, None)
+    assert rows(raw) == [(user.id, "a@x.com", "h", None, None)]
+    with pytest.raises(NoResultFound):
+        db.find_user_by_token("session", "second")
+
+
+def test_set_token_on_an_unknown_user_raises_no_result_found(
+    db: DB, raw: sqlalchemy.Connection
+) -> None:
+    user = db.add_user("a@x.com", "h")
+    with pytest.raises(NoResultFound):
+        db.set_token(user.id + 1, "session", "digest", 1.0)
+    assert raw.execute(text("SELECT COUNT(*) FROM token_times")).scalar_one() == 0
+
+
+def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:
+    # A digest put there by update_user (the seed's API) has no time.
+    user = db.add_user("a@x.com", "h")
+    db.update_user(user.id, session_id="digest")
+    found, issued_at = db.find_user_by_token("session", "digest")
+    assert (found.id, issued_at) == (user.id, None)
+
+
+def test_reset_password_is_a_compare_and_set(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "old-hash")
+    db.set_token(user.id, "session", "session-digest", 1.0)
+    db.set_token(user.id, "reset", "reset-digest", 1.0)
+    assert db.reset_password(user.id, "other-digest", "wrong-hash") is False
+    assert rows(raw) == [(user.id, "a@x.com", "old-hash", "session-digest", "reset-digest")]
+    assert db.reset_password(user.id, "reset-digest", "new-hash") is True
+    # The token used up and the session ended, in the same statement.
+    assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
+    assert db.reset_password(user.id, "reset-digest", "third-hash") is False
+    assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
+
+
+def test_reset_password_checks_the_user_too(db: DB, raw: sqlalchemy.Connection) -> None:
+    alice = db.add_user("alice@x.com", "alice-hash")
+    bob = db.add_user("bob@x.com", "bob-hash")
+    db.set_token(alice.id, "reset", "alice-digest", 1.0)
+    assert db.reset_password(bob.id, "alice-digest", "new-hash") is False
+    assert rows(raw) == [
+        (alice.id, "alice@x.com", "alice-hash", None, "alice-digest"),
+        (bob.id, "bob@x.com", "bob-hash", None, None),
+    ]
+
+
+def test_reset_password_racing_with_one_digest_succeeds_once(
+    db: DB, db_url: str, raw: sqlalchemy.Connection
+) -> None:
+    user = db.add_user("a@x.com", "old-hash")
+    db.set_token(user.id, "reset", "digest", 1.0)
+    other = DB(db_url)  # a second process, as it were
+    count = 16
+    barrier = threading.Barrier(count)
+    results: dict[int, bool] = {}
+    errors: list[BaseException] = []
+
+    def reset(number: int) -> None:
+        try:
+            barrier.wait()
+            database = (db, other)[number % 2]
+            results[number] = database.reset_password(user.id, "digest", f"hash-{number}")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=reset, args=(n,)) for n in range(count)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        other.dispose()
+    assert errors == []
+    winners = [number for number, won in results.items() if won]
+    assert len(results) == count
+    assert len(winners) == 1
+    assert rows(raw) == [(user.id, "a@x.com", f"hash-{winners[0]}", None, None)]
+
+
+def test_count_event_counts_in_a_window(db: DB) -> None:
+    assert db.get_events("login:a@x.com") is None
+    assert db.count_event("login:a@x.com", 100.0, 10) == (1, 100.0)
+    assert db.count_event("login:a@x.com", 105.0, 10) == (2, 100.0)
+    assert db.count_event("login:a@x.com", 109.5, 10) == (3, 100.0)
+    assert db.get_events("login:a@x.com") == (3, 100.0)
+    # Keys are counted apart.
+    assert db.count_event("reset:a@x.com", 109.5, 10) == (1, 109.5)
+    # Ten seconds after it began, the window is over: the count starts again.
+    assert db.count_event("login:a@x.com", 110.0, 10) == (1, 110.0)
+    assert db.count_event("login:a@x.com", 111.0, 10) == (2, 110.0)
+    db.clear_events("login:a@x.com")
+    assert db.get_events("login:a@x.com") is None
+    assert db.get_events("reset:a@x.com") == (1, 109.5)
+    db.clear_events("never:counted")  # not an error
+    assert db.count_event("login:a@x.com", 112.0, 10) == (1, 112.0)
+
+
+@pytest.mark.parametrize("instances", [1, 2], ids=["one-db", "two-dbs"])
+def test_count_event_from_16_threads_loses_no_count(
+    db: DB, db_url: str, raw: sqlalchemy.Connection, instances: int
+) -> None:
+    databases = [db] + [DB(db_url) for _ in range(instances - 1)]
+    threads_count, calls = 16, 25
+    barrier = threading.Barrier(threads_count)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            database = databases[worker % instances]
+            barrier.wait()
+            for _ in range(calls):
+                count, started = database.count_event("login:race@x.com", 1000.0, 900)
+                assert started == 1000.0
+                counts.append(count)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_count)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for database in databases[1:]:
+            database.dispose()
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    total = threads_count * calls
+    assert db.get_events("login:race@x.com") == (total, 1000.0)
+    # Every call saw a count of its own: none was lost or counted twice.
+    assert sorted(counts) == list(range(1, total + 1))
+    stored = raw.execute(text("SELECT key, count FROM throttles")).all()
+    assert [tuple(row) for row in stored] == [("login:race@x.com", total)]

@@ -1,8 +1,10 @@
 """Tables for the router: 404, 405 with Allow, HEAD falling back to GET, first match wins."""
 
+from types import SimpleNamespace
+
 import pytest
 
-from wsgiauth import app
+from wsgiauth import app, config
 from wsgiauth.http import MethodNotAllowed, NotFound
 from wsgiauth.routing import Route, Router
 
@@ -122,7 +124,9 @@ def test_wrong_method_is_405(method: str, path: str, allow: str) -> None:
 
 
 def test_router_of_the_app_uses_the_table() -> None:
-    wsgi_app = app.create_app(auth=object())  # type: ignore[arg-type]
+    # The app reads only ``settings`` from Auth when it is built.
+    auth = SimpleNamespace(settings=config.Settings())
+    wsgi_app = app.create_app(auth=auth)  # type: ignore[arg-type]
     assert wsgi_app.router.routes == app.ROUTES
 
 

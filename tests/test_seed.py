@@ -9,6 +9,7 @@ Tasks 12, 13, 16 and 18 have no example; they are tested in-process.
 """
 
 import ast
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -282,6 +283,11 @@ def test_seed_task10_create_session_prints_a_uuid4_then_none(seed_runs: dict[str
     assert uuid.UUID(run.stdout.splitlines()[0]).version == 4
 
 
+def digest(token: str) -> str:
+    """The SHA-256 hex digest that Auth stores in place of a session id or reset token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 # Task 12: Auth.get_user_from_session_id.
 
 
@@ -305,7 +311,8 @@ def test_task12_valid_session_id_returns_its_user(auth: Auth) -> None:
     assert session_id is not None
     found = auth.get_user_from_session_id(session_id)
     assert found is not None
-    assert (found.id, found.email, found.session_id) == (bob.id, "bob@bob.com", session_id)
+    # The column holds the id's SHA-256 digest, never the id itself.
+    assert (found.id, found.email, found.session_id) == (bob.id, "bob@bob.com", digest(session_id))
     assert session_id != other_session
 
 
@@ -329,8 +336,12 @@ def test_task13_destroy_session_sets_session_to_none(auth: Auth, db: DB) -> None
 def test_task13_destroy_session_of_unknown_id_does_nothing(auth: Auth, db: DB) -> None:
     bob = auth.register_user("bob@bob.com", "pw")
     session_id = auth.create_session("bob@bob.com")
+    assert session_id is not None
     assert auth.destroy_session(bob.id + 1000) is None
-    assert db.find_user_by(id=bob.id).session_id == session_id
+    assert db.find_user_by(id=bob.id).session_id == digest(session_id)
+    found = auth.get_user_from_session_id(session_id)
+    assert found is not None
+    assert found.id == bob.id
 
 
 # Task 16: Auth.get_reset_password_token.
@@ -348,11 +359,12 @@ def test_task16_reset_token_is_a_uuid4_stored_on_the_user(auth: Auth, db: DB) ->
     assert isinstance(token, str)
     assert re.fullmatch(UUID4, token), token
     assert str(uuid.UUID(token)) == token
-    assert db.find_user_by(id=bob.id).reset_token == token
+    # The column holds the token's SHA-256 digest, never the token itself.
+    assert db.find_user_by(id=bob.id).reset_token == digest(token)
     # A second request gives a new token, which replaces the first.
     second = auth.get_reset_password_token("bob@bob.com")
     assert second != token
-    assert db.find_user_by(id=bob.id).reset_token == second
+    assert db.find_user_by(id=bob.id).reset_token == digest(second)
 
 
 # Task 18: Auth.update_password.

@@ -3,8 +3,10 @@
 The seed's task-20 ``main.py`` runs here against a live process, as do its
 curl sessions (tasks 7, 11 and 15). Then what only a real server shows: the
 access log, concurrent clients, a restart on the same database, SIGTERM and
-Ctrl-C, uploads too big for waitress, a bad setting at start-up, and the
-filter that keeps waitress's "Task queue depth" warning from flooding the log.
+Ctrl-C, uploads too big for waitress, a bad setting at start-up (production
+mode without its mail settings too), the login throttle shared by two server
+processes, and the filter that keeps waitress's "Task queue depth" warning
+from flooding the log.
 """
 
 import contextlib
@@ -76,8 +78,9 @@ def log_in(email: str, password: str) -> str:
     assert response.json() == {"email": email, "message": "logged in"}
     session_id = response.cookies["session_id"]
     assert UUID4.fullmatch(session_id), session_id
+    # The cookie lasts as long as the server keeps the session: 14 days.
     assert response.headers["Set-Cookie"] == (
-        f"session_id={session_id}; Path=/; HttpOnly; SameSite=Lax"
+        f"session_id={session_id}; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax"
     )
     return session_id
 
@@ -397,7 +400,8 @@ def test_seed_curl_sessions(server: Server) -> None:
     assert status == 200
     assert json.loads(body) == {"email": "bob@bob.com", "message": "logged in"}
     cookie = re.fullmatch(
-        r"session_id=(?P<id>[^;]+); Path=/; HttpOnly; SameSite=Lax", headers["set-cookie"]
+        r"session_id=(?P<id>[^;]+); Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax",
+        headers["set-cookie"],
     )
     assert cookie, headers["set-cookie"]
     session_id = cookie["id"]
@@ -576,8 +580,20 @@ def test_restart_keeps_users_sessions_and_reset_tokens(
     with running(db_url) as restarted:
         monkeypatch.setitem(globals(), "URL", restarted.url)
         profile_logged(session_id)  # the old cookie, before any new login
-        log_in(EMAIL, PASSWD)
+        second_session_id = log_in(EMAIL, PASSWD)
+        # A new login is a fresh id: the old one stops working.
+        assert second_session_id != session_id
+        gone = requests.get(
+            f"{restarted.url}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT
+        )
+        assert gone.status_code == 403
+        profile_logged(second_session_id)
         update_password(EMAIL, reset_token, NEW_PASSWD)
+        # The reset ended the session.
+        ended = requests.get(
+            f"{restarted.url}/profile", cookies={"session_id": second_session_id}, timeout=TIMEOUT
+        )
+        assert ended.status_code == 403
         log_in(EMAIL, NEW_PASSWD)
         old = requests.post(
             f"{restarted.url}/sessions", data={"email": EMAIL, "password": PASSWD}, timeout=TIMEOUT
@@ -696,7 +712,75 @@ def test_serve_refuses_a_bad_bcrypt_rounds(
     assert "Serving on" not in done.stderr + done.stdout
 
 
-# --- 9. the "Task queue depth" filter --------------------------------------------------------
+@pytest.mark.parametrize(
+    "how",
+    [pytest.param(["--production"], id="flag"), pytest.param([], id="WSGIAUTH_MODE")],
+)
+def test_serve_refuses_production_without_mail_settings(
+    db_url: str, how: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WSGIAUTH_DATABASE_URL", db_url)
+    monkeypatch.delenv("WSGIAUTH_SMTP_HOST", raising=False)
+    monkeypatch.delenv("WSGIAUTH_MAIL_FROM", raising=False)
+    if how:
+        monkeypatch.delenv("WSGIAUTH_MODE", raising=False)
+    else:
+        monkeypatch.setenv("WSGIAUTH_MODE", "production")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "serve.py"), "--port", "0", *how],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "WSGIAUTH_SMTP_HOST" in done.stderr
+    assert "WSGIAUTH_MAIL_FROM" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Serving on" not in done.stderr + done.stdout
+
+
+# --- 9. the login throttle across processes -------------------------------------------------
+
+
+def test_the_login_throttle_holds_across_two_processes(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The defaults, set explicitly so that the test does not depend on them.
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "10")
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_WINDOW", "900")
+    good = {"email": EMAIL, "password": PASSWD}
+    bad = {"email": EMAIL, "password": NEW_PASSWD}
+    with running(db_url) as first, running(db_url) as second:
+        urls = [first.url, second.url]
+        with requests.Session() as http:
+            http.trust_env = False
+            registered = http.post(f"{first.url}/users", data=good, timeout=TIMEOUT)
+            assert registered.status_code == 200
+            for attempt in range(10):
+                failed = http.post(f"{urls[attempt % 2]}/sessions", data=bad, timeout=TIMEOUT)
+                assert failed.status_code == 401, (attempt, payload_of(failed))
+            # The 11th attempt, on either process, even with the right password.
+            for url in urls:
+                for form in (good, bad):
+                    refused = http.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+                    assert refused.status_code == 429, payload_of(refused)
+                    assert refused.headers["Content-Type"] == JSON
+                    assert "Set-Cookie" not in refused.headers
+                    retry_after = refused.headers["Retry-After"]
+                    assert retry_after.isdigit(), retry_after
+                    assert 1 <= int(retry_after) <= 900
+            # Another account is not affected.
+            other = {"email": "other@example.com", "password": "0th3r"}
+            assert http.post(f"{second.url}/users", data=other, timeout=TIMEOUT).ok
+            assert http.post(f"{second.url}/sessions", data=other, timeout=TIMEOUT).ok
+        logs = [first.stop(), second.stop()]
+    for log in logs:
+        assert "Traceback" not in log
+        assert ("POST", "/sessions", "429") in access_lines(log)
+
+
+# --- 10. the "Task queue depth" filter --------------------------------------------------------
 
 
 class Collect(logging.Handler):

@@ -1,14 +1,95 @@
 """Settings read from ``WSGIAUTH_*`` environment variables.
 
-Each setting is a function, not a constant, so that it is read when it is
-used: the tests and ``serve.py`` can set the environment before the first
-request, and a bad value is reported with the variable's name.
+``load()`` reads them all once, checks them, and returns a ``Settings``; a
+bad value raises ``ValueError`` naming the variable, so ``serve.py`` can
+refuse to start with a clear message. The bcrypt cost is read on every use
+instead (``bcrypt_rounds()``), because the seed's ``_hash_password`` is a
+plain function with no settings to hand.
 """
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///wsgiauth.sqlite"
 DEFAULT_BCRYPT_ROUNDS = 12
+MODES = ("development", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be configured, with the defaults of development mode."""
+
+    mode: str = "development"
+    # An absolute lifetime, whatever the activity: OWASP's session cheat
+    # sheet suggests hours to days for a low-risk service.
+    session_ttl: int = 14 * 24 * 3600
+    reset_token_ttl: int = 3600
+    login_failure_limit: int = 10
+    login_failure_window: int = 900
+    reset_request_limit: int = 5
+    reset_request_window: int = 3600
+    password_min_length: int = 1
+    smtp_host: str = ""
+    smtp_port: int = 25
+    mail_from: str = ""
+
+    @property
+    def production(self) -> bool:
+        """Tell whether this is production mode (tokens by email, Secure cookie)."""
+        return self.mode == "production"
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """Read ``WSGIAUTH_<name>`` as a whole number from ``low`` to ``high``."""
+    raw = env.get(f"WSGIAUTH_{name}") or str(default)
+    # Only plain ASCII digits, and few enough for int() (which refuses
+    # strings of over 4300 digits); anything else is reported below.
+    is_number = raw.isascii() and raw.isdigit() and len(raw) <= 18
+    value = int(raw) if is_number else low - 1
+    if not low <= value <= high:
+        raise ValueError(
+            f"WSGIAUTH_{name} must be a whole number from {low} to {high}, not {raw!r}"
+        )
+    return value
+
+
+def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Settings:
+    """Read and check every setting; ``production=True`` is ``serve.py --production``."""
+    mode = "production" if production else env.get("WSGIAUTH_MODE") or "development"
+    if mode not in MODES:
+        raise ValueError(f"WSGIAUTH_MODE must be development or production, not {mode!r}")
+    day, year = 24 * 3600, 365 * 24 * 3600
+    missing = [
+        name
+        for name in ("WSGIAUTH_SMTP_HOST", "WSGIAUTH_MAIL_FROM")
+        if mode == "production" and not env.get(name)
+    ]
+    if missing:
+        raise ValueError(f"production mode mails reset tokens: set {' and '.join(missing)}")
+    # NIST SP 800-63B §5.1.1.2 asks for at least 8 characters.
+    min_length_default = 8 if mode == "production" else 1
+    return Settings(
+        mode=mode,
+        session_ttl=_integer(env, "SESSION_TTL", Settings.session_ttl, 1, year),
+        reset_token_ttl=_integer(env, "RESET_TOKEN_TTL", Settings.reset_token_ttl, 1, day),
+        login_failure_limit=_integer(
+            env, "LOGIN_FAILURE_LIMIT", Settings.login_failure_limit, 1, 10**6
+        ),
+        login_failure_window=_integer(
+            env, "LOGIN_FAILURE_WINDOW", Settings.login_failure_window, 1, day
+        ),
+        reset_request_limit=_integer(
+            env, "RESET_REQUEST_LIMIT", Settings.reset_request_limit, 1, 10**6
+        ),
+        reset_request_window=_integer(
+            env, "RESET_REQUEST_WINDOW", Settings.reset_request_window, 1, day
+        ),
+        password_min_length=_integer(env, "PASSWORD_MIN_LENGTH", min_length_default, 1, 72),
+        smtp_host=env.get("WSGIAUTH_SMTP_HOST", ""),
+        smtp_port=_integer(env, "SMTP_PORT", Settings.smtp_port, 1, 65535),
+        mail_from=env.get("WSGIAUTH_MAIL_FROM", ""),
+    )
 
 
 def database_url() -> str:
@@ -18,11 +99,4 @@ def database_url() -> str:
 
 def bcrypt_rounds() -> int:
     """Return the bcrypt cost factor, checked against bcrypt's range 4..31."""
-    raw = os.environ.get("WSGIAUTH_BCRYPT_ROUNDS") or str(DEFAULT_BCRYPT_ROUNDS)
-    try:
-        rounds = int(raw)
-    except ValueError:
-        rounds = 0
-    if not 4 <= rounds <= 31:
-        raise ValueError(f"WSGIAUTH_BCRYPT_ROUNDS must be a whole number from 4 to 31, not {raw!r}")
-    return rounds
+    return _integer(os.environ, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS, 4, 31)

@@ -2,21 +2,31 @@
 
 Unlike the seed's ``DB``, this one never drops a table, and it keeps no
 long-lived ``Session``: every method opens its own short session, so one
-``DB`` can serve all of waitress's worker threads at once.
+``DB`` can serve all of waitress's worker threads at once. Beside the
+seed's three methods it has the few queries that must be one transaction
+to be safe: a token set with its time, a reset token used up at most once,
+a counter raised by many processes at once.
 """
 
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Engine, create_engine, event, select, update
-from sqlalchemy.exc import InvalidRequestError, NoResultFound
+from sqlalchemy import Engine, case, create_engine, delete, event, select, update
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 from sqlalchemy.orm import sessionmaker
 
 from wsgiauth import config
-from wsgiauth.user import Base, User
+from wsgiauth.user import Base, Throttle, TokenTimes, User
 
 # How long a SQLite writer waits for another thread's write lock before
 # giving up with "database is locked".
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+TokenKind = Literal["session", "reset"]
+# For each kind of token: its column in users and its time in token_times.
+_TOKEN_COLUMNS = {
+    "session": (User.session_id, TokenTimes.session_issued_at),
+    "reset": (User.reset_token, TokenTimes.reset_issued_at),
+}
 
 
 class DB:
@@ -68,6 +78,99 @@ class DB:
             return
         with self._sessions.begin() as session:
             session.execute(update(User).where(User.id == user.id).values(**attributes))
+
+    def set_token(
+        self, user_id: int, kind: TokenKind, digest: str | None, issued_at: float | None
+    ) -> None:
+        """Store a user's session or reset-token digest with its time, or clear both.
+
+        Raises ``NoResultFound`` when there is no such user.
+        """
+        column, time_column = _TOKEN_COLUMNS[kind]
+        with self._sessions.begin() as session:
+            changed = session.execute(
+                update(User).where(User.id == user_id).values({column.key: digest})
+            )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                raise NoResultFound(f"No user with id {user_id}")
+            # The update above locks the user's row, so two logins of one
+            # user cannot both find no times row and both insert one.
+            times = session.get(TokenTimes, user_id) or TokenTimes(user_id=user_id)
+            setattr(times, time_column.key, issued_at)
+            session.add(times)
+
+    def find_user_by_token(self, kind: TokenKind, digest: str) -> tuple[User, float | None]:
+        """Return the user holding this token digest, and when it was issued.
+
+        The time is ``None`` if it was never recorded. Raises
+        ``NoResultFound`` when nobody holds the digest.
+        """
+        column, time_column = _TOKEN_COLUMNS[kind]
+        query = (
+            select(User, time_column)
+            .outerjoin(TokenTimes, TokenTimes.user_id == User.id)
+            .where(column == digest)
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.execute(query).first()
+        if row is None:
+            raise NoResultFound("No user holds this token")
+        return row[0], row[1]
+
+    def reset_password(self, user_id: int, reset_digest: str, hashed_password: str) -> bool:
+        """Set a new password if the user's reset token is still ``reset_digest``.
+
+        In the same statement the token is used up and the session ended,
+        so of two requests racing with one token only one succeeds. Returns
+        whether it did.
+        """
+        statement = (
+            update(User)
+            .where(User.id == user_id, User.reset_token == reset_digest)
+            .values(hashed_password=hashed_password, reset_token=None, session_id=None)
+        )
+        with self._sessions.begin() as session:
+            return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    def count_event(self, key: str, now: float, window: float) -> tuple[int, float]:
+        """Count one event under ``key``; return the count and when its window began.
+
+        A window that began ``window`` seconds or more before ``now`` is
+        over, and the count starts again at 1. The count is raised in one
+        UPDATE, so several threads or processes never lose an event.
+        """
+        fresh = Throttle.window_started_at > now - window
+        statement = (
+            update(Throttle)
+            .where(Throttle.key == key)
+            .values(
+                count=case((fresh, Throttle.count + 1), else_=1),
+                window_started_at=case((fresh, Throttle.window_started_at), else_=now),
+            )
+        )
+        for _attempt in range(2):
+            try:
+                with self._sessions.begin() as session:
+                    if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
+                        session.add(Throttle(key=key, count=1, window_started_at=now))
+                        return 1, now
+                    row = session.get_one(Throttle, key, populate_existing=True)
+                    return row.count, row.window_started_at
+            except IntegrityError:
+                continue  # another request inserted the first event: count on it
+        raise RuntimeError(f"could not count an event for {key!r}")
+
+    def get_events(self, key: str) -> tuple[int, float] | None:
+        """Return the count under ``key`` and when its window began, if any."""
+        with self._sessions() as session:
+            row = session.get(Throttle, key)
+            return None if row is None else (row.count, row.window_started_at)
+
+    def clear_events(self, key: str) -> None:
+        """Forget the count under ``key``."""
+        with self._sessions.begin() as session:
+            session.execute(delete(Throttle).where(Throttle.key == key))
 
     def dispose(self) -> None:
         """Close every pooled connection (for a clean shutdown or a test)."""

@@ -89,11 +89,56 @@ class PayloadTooLarge(HTTPError):
     message = "request body too large"
 
 
+class TooManyRequests(HTTPError):
+    """429: too many failed attempts for now; ``Retry-After`` says how long to wait."""
+
+    code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        """Remember the seconds to wait, for the ``Retry-After`` header."""
+        self.retry_after = retry_after
+        super().__init__(f"too many attempts; try again in {retry_after} seconds")
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Return the ``Retry-After`` header (RFC 9110 §10.2.3), in seconds."""
+        return [("Retry-After", str(self.retry_after))]
+
+
 class UnsupportedMediaType(HTTPError):
     """415: the body is not a form we can read."""
 
     code = 415
     message = "send the body as application/x-www-form-urlencoded or multipart/form-data"
+
+
+# --- cross-site requests ----------------------------------------------------
+
+
+def is_cross_site(sec_fetch_site: str, origin: str, host: str) -> bool:
+    """Tell whether a browser marked the request as coming from another site.
+
+    Browsers send ``Sec-Fetch-Site`` (Fetch Metadata) and, on a POST, PUT or
+    DELETE, ``Origin``; curl and ``requests`` send neither, so they pass.
+    ``Origin: null`` (a sandboxed page, a redirect across sites) counts as
+    foreign. The origin's host and port must be the ``Host`` the request
+    came to; the scheme is not compared, since a TLS proxy may stand between.
+    """
+    if sec_fetch_site.strip().lower() == "cross-site":
+        return True
+    if not origin:
+        return False
+    _scheme, separator, authority = origin.strip().lower().partition("://")
+    if not separator:
+        return True
+    return _without_default_port(authority) != _without_default_port(host.strip().lower())
+
+
+def _without_default_port(authority: str) -> str:
+    """Drop ``:80`` or ``:443``: browsers leave the default port out of ``Origin``."""
+    for port in (":80", ":443"):
+        if authority.endswith(port):
+            return authority[: -len(port)]
+    return authority
 
 
 # --- forms and query strings ------------------------------------------------
@@ -170,10 +215,10 @@ def parse_multipart(body: bytes, boundary: str) -> list[tuple[str, str]]:
     for a body that does not have that shape and ``UnicodeDecodeError`` for
     a value that is not UTF-8.
     """
-    # RFC 2046 §5.1.1: a boundary is 1 to 70 characters.
-    if not 1 <= len(boundary) <= 70:
-        raise MultipartError("the multipart boundary must be 1 to 70 characters")
-    delimiter = b"--" + boundary.encode("latin-1")
+    # RFC 2046 §5.1.1: a boundary is 1 to 70 ASCII characters.
+    if not (1 <= len(boundary) <= 70 and boundary.isascii()):
+        raise MultipartError("the multipart boundary must be 1 to 70 ASCII characters")
+    delimiter = b"--" + boundary.encode("ascii")
     # Anything before the first delimiter is a preamble, to be ignored.
     start = body.find(delimiter)
     if start == -1:
