@@ -725,6 +725,8 @@ def test_no_session_id_or_reset_token_is_stored_anywhere(
     forms = {form for s in secrets for form in (s, s.upper(), s.replace("-", ""))}
     assert not [v for v in values for form in forms if form in v]
 
+    if not db_url.startswith("sqlite:///"):
+        return  # PostgreSQL's files are its own; the SQL view above covers it
     # The files themselves, WAL included, byte for byte.
     path = Path(db_url.removeprefix("sqlite:///"))
     files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]

@@ -24,10 +24,8 @@ import socket
 import string
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,25 +35,16 @@ from typing import Any
 import pytest
 import requests
 import test_serve as seed  # the seed's task-20 functions; they request ``seed.URL``
-from conftest import ROOT, Server
-from sqlalchemy import create_engine, text
+from conftest import ROOT, Server, unavailable
 
 DEPLOY = ROOT / "deploy"
 TIMEOUT = seed.TIMEOUT
-IN_CI = os.environ.get("CI") == "true"
 PROXY_ENV = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 # Another loopback address: a client that is not the trusted proxy.
 STRANGER = "127.0.0.2"
 
 
 # --- what the machine must have ---------------------------------------------------
-
-
-def unavailable(reason: str) -> None:
-    """Skip for want of ``reason``; in CI, fail: CI must run these tests."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the deployment test must run, not be skipped)")
-    pytest.skip(reason)
 
 
 def nginx_binary() -> str:
@@ -108,49 +97,6 @@ def accepts(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
     return False
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster from ``deploy/postgres.sh``; its URL."""
-    check = subprocess.run(
-        [DEPLOY / "postgres.sh", "check"], capture_output=True, text=True, timeout=30
-    )
-    if check.returncode != 0:
-        unavailable(f"PostgreSQL cannot be started here: {check.stderr.strip()}")
-    # Not under pytest's tmp_path: as root the server runs as the postgres
-    # user, who cannot enter it.
-    directory = tempfile.mkdtemp(prefix="wsgiauth-test-pg-")
-    try:
-        started = subprocess.run(
-            [DEPLOY / "postgres.sh", "start", directory],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert started.returncode == 0, started.stderr
-        url = started.stdout.strip()
-        assert re.fullmatch(r"postgresql\+psycopg://postgres@127\.0\.0\.1:\d+/wsgiauth", url), url
-        yield url
-    finally:
-        stopped = subprocess.run(
-            [DEPLOY / "postgres.sh", "stop", directory], capture_output=True, text=True, timeout=60
-        )
-        shutil.rmtree(directory, ignore_errors=True)
-        assert stopped.returncode == 0, stopped.stderr
-
-
-@pytest.fixture
-def pg_url(postgres: str) -> str:
-    """A new, empty database on the throwaway cluster, for one test."""
-    name = f"test_{uuid.uuid4().hex}"
-    engine = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
-    return postgres.rsplit("/", 1)[0] + "/" + name
 
 
 def render_nginx_conf(prefix: Path, listen_port: int, app_ports: tuple[int, int]) -> str:

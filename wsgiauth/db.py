@@ -41,7 +41,11 @@ class DB:
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     def add_user(self, email: str, hashed_password: str) -> User:
-        """Save a new user and return it; a taken email raises IntegrityError."""
+        """Save a new user and return it; a taken email raises IntegrityError.
+
+        Raises ``ValueError`` for a value the column cannot hold.
+        """
+        _check_storable(email=email, hashed_password=hashed_password)
         user = User(email=email, hashed_password=hashed_password)
         with self._sessions.begin() as session:
             session.add(user)
@@ -58,6 +62,11 @@ class DB:
             raise InvalidRequestError("find_user_by needs at least one filter")
         # filter_by raises InvalidRequestError for an unknown column name.
         query = select(User).filter_by(**filters).order_by(User.id).limit(1)
+        try:
+            _check_storable(**filters)
+        except ValueError:
+            # No stored value can be equal to it; PostgreSQL would raise.
+            raise NoResultFound("No user matches the given filters") from None
         with self._sessions() as session:
             user = session.scalars(query).first()
         if user is None:
@@ -67,12 +76,13 @@ class DB:
     def update_user(self, user_id: int, **attributes: Any) -> None:
         """Set the given columns of user ``user_id`` and commit.
 
-        Raises ``ValueError`` for an attribute that is not a column and
-        ``NoResultFound`` when there is no such user.
+        Raises ``ValueError`` for an attribute that is not a column or a
+        value it cannot hold, and ``NoResultFound`` when there is no such user.
         """
         unknown = set(attributes) - set(User.__table__.columns.keys())
         if unknown:
             raise ValueError(f"User has no attribute {', '.join(sorted(unknown))}")
+        _check_storable(**attributes)
         user = self.find_user_by(id=user_id)
         if not attributes:
             return
@@ -175,6 +185,23 @@ class DB:
     def dispose(self) -> None:
         """Close every pooled connection (for a clean shutdown or a test)."""
         self._engine.dispose()
+
+
+def _check_storable(**values: Any) -> None:
+    """Raise ``ValueError`` for text a ``users`` column cannot hold on every engine.
+
+    SQLite stores a NUL character or a string longer than VARCHAR(250)
+    without complaint; PostgreSQL refuses both with an error. Refusing them
+    here makes the two engines behave alike.
+    """
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            raise ValueError(f"{name} must not contain a NUL character")
+        length = getattr(User.__table__.columns[name].type, "length", None)
+        if length is not None and len(value) > length:
+            raise ValueError(f"{name} must be at most {length} characters")
 
 
 def _create_engine(url: str) -> Engine:
