@@ -149,6 +149,14 @@ class Server:
                 started.set()
         started.set()  # the process ended: let __init__ see it
 
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the server, cleanly, if the test left it running."""
+        if self.process.poll() is None:
+            self.stop()
+
     def log(self) -> str:
         """Return everything the server has logged so far."""
         return "".join(self.lines)

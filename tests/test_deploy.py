@@ -322,11 +322,11 @@ def test_serve_believes_forwarded_headers_only_from_the_trusted_proxy(db_url: st
         body = f"email=trust{number}%40example.com&password=pw"
         return request_from(address, url, "POST", "/users", headers, body)[0]
 
-    with seed.running(db_url, "--trusted-proxy", "127.0.0.1") as trusting:
+    with Server(db_url, "--trusted-proxy", "127.0.0.1") as trusting:
         assert register(trusting.url, "127.0.0.1", 1) == 200  # the proxy: believed
         assert register(trusting.url, STRANGER, 2) == 403  # anyone else: dropped
         log = trusting.stop()
-    with seed.running(db_url) as plain:
+    with Server(db_url) as plain:
         assert register(plain.url, "127.0.0.1", 3) == 403  # no --trusted-proxy: never
         log += plain.stop()
     assert "Traceback" not in log

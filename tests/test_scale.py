@@ -12,13 +12,11 @@ PostgreSQL:
 3. A registration answered 200 survives a SIGKILL of the server.
 """
 
-import contextlib
 import re
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -56,17 +54,6 @@ def payload_of(response: requests.Response) -> object:
         return response.json()
     except ValueError:
         return response.text
-
-
-@contextlib.contextmanager
-def running(db_url: str, *args: str) -> Iterator[Server]:
-    """Start ``serve.py`` on ``db_url``; make sure it is gone afterwards."""
-    started = Server(db_url, *args)
-    try:
-        yield started
-    finally:
-        if started.process.poll() is None:
-            started.kill()
 
 
 def count_rows(db_url: str, where: str = "", **params: Any) -> int:
@@ -311,7 +298,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
 
 def test_a_session_and_a_logout_are_seen_by_both_processes(db_url: str) -> None:
     form = {"email": "both@example.com", "password": "b0th-pw"}
-    with running(db_url) as first, running(db_url) as second:
+    with Server(db_url) as first, Server(db_url) as second:
         assert call("POST", f"{first.url}/users", data=form).status_code == 200
         # Logged in through the second, known to the first.
         logged_in = call("POST", f"{second.url}/sessions", data=form)
@@ -357,7 +344,7 @@ def test_concurrent_registrations_across_two_processes(db_url: str) -> None:
         with ThreadPoolExecutor(max_workers=len(emails)) as pool:
             return list(pool.map(racer, range(len(emails))))
 
-    with running(db_url) as first, running(db_url) as second:
+    with Server(db_url) as first, Server(db_url) as second:
         urls = [first.url, second.url]
         # One email from every racer, alternately through each process.
         same = register_all(urls, [email] * RACERS)
@@ -422,7 +409,7 @@ def test_every_answered_registration_survives_a_sigkill(db_url: str) -> None:
                     else:
                         other_answers.append((response.status_code, payload_of(response)))
 
-    with running(db_url, "--threads", "4") as doomed:
+    with Server(db_url, "--threads", "4") as doomed:
         threads = [
             threading.Thread(target=writer, args=(doomed.url, number), daemon=True)
             for number in range(WRITERS)
@@ -447,7 +434,7 @@ def test_every_answered_registration_survives_a_sigkill(db_url: str) -> None:
     # Straight from the database: at least every answered registration.
     assert count_rows(db_url) >= len(answered)
 
-    with running(db_url) as restarted:
+    with Server(db_url) as restarted:
 
         def logs_in(credentials: tuple[str, str]) -> tuple[str, int]:
             email, password = credentials

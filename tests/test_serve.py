@@ -197,17 +197,6 @@ def seed_url(server: Server, monkeypatch: pytest.MonkeyPatch) -> str:
     return server.url
 
 
-@contextlib.contextmanager
-def running(db_url: str, *args: str) -> Iterator[Server]:
-    """Start another ``serve.py`` on ``db_url``; stop it (exit code 0) afterwards."""
-    started = Server(db_url, *args)
-    try:
-        yield started
-    finally:
-        if started.process.poll() is None:
-            started.stop()
-
-
 ACCESS_LINE = re.compile(
     r".*? wsgiauth\.access (?P<method>[A-Z]+) (?P<path>.+) (?P<status>\d{3}) \d+(?:\.\d+)?ms"
 )
@@ -493,7 +482,7 @@ def test_concurrent_clients_each_see_their_own_account(db_url: str) -> None:
                 )
         return seen
 
-    with running(db_url, "--threads", "8") as server:
+    with Server(db_url, "--threads", "8") as server:
         url = server.url
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             results = [row for rows in pool.map(client, range(CLIENTS)) for row in rows]
@@ -536,7 +525,7 @@ def test_simultaneous_registrations_of_one_email_make_one_user(db_url: str) -> N
             response = http.post(f"{url}/users", data=form, timeout=TIMEOUT)
             return response.status_code, payload_of(response)
 
-    with running(db_url, "--threads", "8") as server:
+    with Server(db_url, "--threads", "8") as server:
         url = server.url
         with ThreadPoolExecutor(max_workers=RACERS) as pool:
             answers = list(pool.map(racer, range(RACERS)))
@@ -577,7 +566,7 @@ def test_restart_keeps_users_sessions_and_reset_tokens(
     reset_token = reset_password_token(EMAIL)
     assert "Traceback" not in server.stop()
 
-    with running(db_url) as restarted:
+    with Server(db_url) as restarted:
         monkeypatch.setitem(globals(), "URL", restarted.url)
         profile_logged(session_id)  # the old cookie, before any new login
         second_session_id = log_in(EMAIL, PASSWD)
@@ -751,7 +740,7 @@ def test_the_login_throttle_holds_across_two_processes(
     monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_WINDOW", "900")
     good = {"email": EMAIL, "password": PASSWD}
     bad = {"email": EMAIL, "password": NEW_PASSWD}
-    with running(db_url) as first, running(db_url) as second:
+    with Server(db_url) as first, Server(db_url) as second:
         urls = [first.url, second.url]
         with requests.Session() as http:
             http.trust_env = False
