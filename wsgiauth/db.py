@@ -1,8 +1,9 @@
 """The database layer: the seed's ``DB`` class over SQLAlchemy 2 (tasks 1-3).
 
 Unlike the seed's ``DB``, this one never drops a table, and it keeps no
-long-lived ``Session``: every method opens its own short session, so one
-``DB`` can serve all of waitress's worker threads at once. Beside the
+long-lived ``Session``: every method opens its own short session (or, on
+the hot path, a pooled connection), so one ``DB`` can serve all of
+waitress's worker threads at once. Beside the
 seed's three methods it has the few queries that must be one transaction
 to be safe: a token set with its time, a reset token used up at most once,
 a counter raised by many processes at once.
@@ -177,12 +178,6 @@ class DB:
             except IntegrityError:
                 continue  # another request inserted the first event: count on it
         raise RuntimeError(f"could not count an event for {key!r}")
-
-    def get_events(self, key: str) -> tuple[int, float] | None:
-        """Return the count under ``key`` and when its window began, if any."""
-        with self._sessions() as session:
-            row = session.get(Throttle, key)
-            return None if row is None else (row.count, row.window_started_at)
 
     def clear_events(self, key: str) -> None:
         """Forget the count under ``key``."""
