@@ -9,9 +9,14 @@ bodies, query strings and cookies can hold passwords, tokens and sessions.
 Behind a reverse proxy (``deploy/`` has nginx), ``--trusted-proxy ADDR``
 makes waitress take the client's address, scheme and host from the proxy's
 ``X-Forwarded-*`` headers, but only on connections from ADDR.
+
+``--trace`` (development only) also prints each request's headers, the
+endpoint it reached, the SQL it ran and the answer's headers, every secret
+masked: see ``wsgiauth/trace.py``.
 """
 
 import argparse
+import errno
 import ipaddress
 import logging
 import signal
@@ -27,6 +32,8 @@ from waitress.server import create_server
 from wsgiauth import config
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
+from wsgiauth.mail import Outbox
+from wsgiauth.trace import traced
 
 # waitress answers a body over this size with its own 413 and drops the
 # connection before the app sees it; between the app's MAX_BODY_BYTES and
@@ -111,6 +118,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="ADDR",
         help="IP address of the reverse proxy whose X-Forwarded-For/-Proto/-Host to believe",
     )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="development only: print each request's headers, route, SQL and answer headers",
+    )
     return parser.parse_args(argv)
 
 
@@ -162,19 +174,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").addFilter(EveryFewSeconds(QUEUE_WARNING_INTERVAL_SECONDS))
+    log = logging.getLogger("wsgiauth")
     try:
-        config.bcrypt_rounds()
-        app = create_app(Auth(settings=config.load(production=args.production)))
+        settings = config.load(production=args.production)
+        if args.trace and settings.production:
+            raise ValueError("--trace shows requests as they come: development mode only")
+        auth = Auth(settings=settings)
     except (ValueError, SQLAlchemyError) as error:
-        logging.getLogger("wsgiauth").error("cannot start: %s", error)
+        log.error("cannot start: %s", error)
         return 2
-    server = create_server(log_requests(app), **server_options(args))
+    outbox = Outbox(settings) if settings.production else None
+    app = create_app(auth, outbox)
+    if args.trace:
+        app = traced(app)
+    try:
+        server = create_server(log_requests(app), **server_options(args))
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        log.error(
+            "cannot start: port %d on %s is in use; choose another with --port",
+            args.port,
+            args.host,
+        )
+        return 2
     signal.signal(signal.SIGTERM, stop)
     server.print_listen("Serving on http://{}:{}")
     sys.stdout.flush()
-    logging.getLogger("wsgiauth").info("%s mode", app.settings.mode)
+    log.info("%s mode%s", settings.mode, ", tracing requests" if args.trace else "")
     server.run()  # returns after Ctrl-C or SIGTERM
-    logging.getLogger("wsgiauth").info("stopped")
+    if outbox is not None:
+        outbox.close()
+    log.info("stopped")
     return 0
 
 

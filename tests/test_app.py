@@ -15,6 +15,7 @@ by sleeping. The large cross-site and header tables share one app
 (``shared_app``), each case on an account of its own.
 """
 
+import dataclasses
 import io
 import itertools
 import json
@@ -28,9 +29,18 @@ import webob
 import webtest
 
 from wsgiauth import config
-from wsgiauth.app import create_app
-from wsgiauth.auth import Auth
+from wsgiauth.app import Request, create_app, http_error
+from wsgiauth.auth import (
+    Auth,
+    EmailTaken,
+    InvalidInput,
+    InvalidToken,
+    TooManyAttempts,
+    UnknownEmail,
+    WrongPassword,
+)
 from wsgiauth.db import DB
+from wsgiauth.middleware import add_headers, refuse_cross_site
 
 FORM = "application/x-www-form-urlencoded"
 BOUNDARY = "------------------------d74496d66958873e"  # as curl -F makes them
@@ -306,7 +316,7 @@ def test_login_cookie_round_trips_through_a_cookie_jar(app):
     app.post("/sessions", {"email": EMAIL, "password": PASSWORD})
     assert UUID4.fullmatch(app.cookies["session_id"])
     assert app.get("/profile").json == {"email": EMAIL}
-    assert app.delete("/sessions").status_int == 302
+    assert app.delete("/sessions").status_int == 303
     assert "session_id" not in app.cookies
     assert app.get("/profile", status=403).json["message"]
 
@@ -350,7 +360,7 @@ def test_logout(app):
     register(app)
     session_id = login(app)
     res = send(app, "DELETE", "/sessions", cookie=f"session_id={session_id}")
-    assert res.status_int == 302
+    assert res.status_int == 303
     assert res.headers["Location"] == "/"
     if res.body:  # the redirect may have an empty body; if not, it is JSON
         json_body(res)
@@ -370,7 +380,7 @@ def test_logout_ends_only_that_users_session(app):
     register(app, "alice@example.com", "alice's password")
     bob = login(app)
     alice = login(app, "alice@example.com", "alice's password")
-    assert send(app, "DELETE", "/sessions", cookie=f"session_id={bob}").status_int == 302
+    assert send(app, "DELETE", "/sessions", cookie=f"session_id={bob}").status_int == 303
     assert profile_status(app, f"session_id={alice}") == 200
 
 
@@ -1079,7 +1089,7 @@ def assert_logged_500(caplog, *secrets: str) -> None:
 def test_unexpected_error_on_login_is_a_json_500(app, auth, monkeypatch, caplog):
     password = "S3cret-Pa55word"
     register(app, password=password)
-    calls = fail_once(monkeypatch, auth, "valid_login")
+    calls = fail_once(monkeypatch, auth, "log_in")
     with caplog.at_level(logging.ERROR):
         res = send(app, "POST", "/sessions", {"email": EMAIL, "password": password})
     assert calls == [1]
@@ -1131,7 +1141,7 @@ def make_app(db, now):
     """Make an app on the test database with these settings and the fake clock."""
 
     def make(settings: config.Settings | None = None, **fields) -> webtest.TestApp:
-        settings = settings or config.Settings(**fields)
+        settings = settings or dataclasses.replace(config.load(), **fields)
         auth = Auth(db, settings=settings, clock=lambda: now[0])
         return webtest.TestApp(create_app(auth), lint=True)
 
@@ -1569,7 +1579,7 @@ def try_delete(app: webtest.TestApp, email: str, headers: dict[str, str]) -> boo
         assert "Set-Cookie" not in res.headers
         assert profile_status(app, cookie) == 200
         return False
-    assert res.status_int == 302, res.body
+    assert res.status_int == 303, res.body
     assert profile_status(app, cookie) == 403
     return True
 
@@ -1689,7 +1699,7 @@ def _answer_throttled(app, email, monkeypatch):
 
 
 def _answer_crash(app, email, monkeypatch):
-    monkeypatch.setattr(app.app.auth, "get_user_from_session_id", lambda *args: 1 / 0)
+    monkeypatch.setattr(Auth, "get_user_from_session_id", lambda *args: 1 / 0)
     return send(app, "GET", "/profile", cookie=f"session_id={uuid.uuid4()}")
 
 
@@ -1710,7 +1720,7 @@ ANSWERS = {
     "200-reset-token": (200, _answer_reset_token),
     "200-password-updated": (200, _answer_password_updated),
     "204-options": (204, _simple("OPTIONS", "/sessions")),
-    "302-logout": (302, _answer_logout),
+    "303-logout": (303, _answer_logout),
     "400-missing-field": (400, _simple("POST", "/users", {"email": EMAIL})),
     "401-login": (401, lambda app, email, mp: _answer_login(app, email, mp, "WrongPwd")),
     "403-profile": (403, _simple("GET", "/profile")),
@@ -1735,3 +1745,127 @@ def test_every_answer_has_no_store_and_nosniff(shared_app, monkeypatch, answer):
     assert res.status_int == status, res.body
     assert res.headers.getall("Cache-Control") == ["no-store"]
     assert res.headers.getall("X-Content-Type-Options") == ["nosniff"]
+
+
+# --- issue 7: the HTTP details a reference must get right -----------------------------
+
+
+def test_logout_is_a_303_see_other_to_home_with_its_json_body(app):
+    register(app)
+    session_id = login(app)
+    res = send(app, "DELETE", "/sessions", cookie=f"session_id={session_id}")
+    assert res.status == "303 See Other"
+    assert res.headers["Location"] == "/"
+    assert json_body(res) == {"message": "logged out"}
+
+
+@pytest.mark.parametrize("email", [EMAIL, "nobody@example.com"])
+def test_every_401_carries_a_www_authenticate_challenge(app, email):
+    register(app)
+    res = send(app, "POST", "/sessions", {"email": email, "password": "WrongPwd"})
+    assert_error(res, 401)
+    assert res.headers["WWW-Authenticate"] == (
+        'Cookie realm="wsgiauth", form-action="/sessions", cookie-name="session_id"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("GET", "/", None),
+        ("POST", "/users", {"email": EMAIL, "password": PASSWORD}),
+        ("POST", "/users", {"email": EMAIL}),
+        ("GET", "/profile", None),
+        ("GET", "/nowhere", None),
+        ("PATCH", "/users", None),
+    ],
+)
+def test_every_json_body_ends_with_a_newline(app, method, path, form):
+    res = send(app, method, path, form)
+    assert res.body.endswith(b"}\n"), res.body
+    assert res.body.count(b"\n") == 1
+
+
+def test_request_header_reads_the_two_headers_pep_3333_keeps_unprefixed():
+    request = Request(
+        {
+            "REQUEST_METHOD": "POST",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": "12",
+            "HTTP_HOST": "example.com",
+        }
+    )
+    assert request.header("Content-Type") == "application/x-www-form-urlencoded"
+    assert request.header("content-length") == "12"
+    assert request.header("Host") == "example.com"
+    assert request.header("X-Missing") == ""
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (InvalidInput("email must look like name@domain"), 400, "email must look like"),
+        (EmailTaken("User a@b already exists"), 400, "email already registered"),
+        (WrongPassword("x"), 401, "wrong email or password"),
+        (UnknownEmail("x"), 403, "no account with this email"),
+        (InvalidToken("x"), 403, "invalid or expired reset token"),
+        (TooManyAttempts(7), 429, "too many attempts"),
+    ],
+)
+def test_each_auth_error_has_one_http_status(error, status, message):
+    http = http_error(error)
+    assert http is not None
+    assert (http.code, message in http.message) == (status, True)
+    assert isinstance(error, ValueError) or isinstance(error, TooManyAttempts)
+
+
+def test_an_error_auth_does_not_name_is_not_mapped():
+    assert http_error(RuntimeError("boom")) is None
+    assert http_error(ValueError("plain")) is None
+
+
+def test_a_login_normalizes_the_email_and_looks_the_user_up_once(app, auth, monkeypatch):
+    register(app)
+    normalized, looked_up = [], []
+    real_normalize, real_find = Auth.normalize_email, DB.find_user_by
+
+    def counting_normalize(email):
+        normalized.append(email)
+        return real_normalize(email)
+
+    def counting_find(self, **filters):
+        looked_up.append(filters)
+        return real_find(self, **filters)
+
+    monkeypatch.setattr(Auth, "normalize_email", staticmethod(counting_normalize))
+    monkeypatch.setattr(DB, "find_user_by", counting_find)
+    res = send(app, "POST", "/sessions", {"email": " Bob@Example.com", "password": PASSWORD})
+    assert json_body(res) == {"email": EMAIL, "message": "logged in"}
+    assert normalized == [" Bob@Example.com"]
+    assert looked_up == [{"email": EMAIL}]
+
+
+def test_middleware_adds_headers_to_any_wsgi_app():
+    def hello(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hi"]
+
+    res = webtest.TestApp(add_headers(hello, [("X-Extra", "1")]), lint=True).get("/")
+    assert res.headerlist[:2] == [("Content-Type", "text/plain"), ("X-Extra", "1")]
+
+
+def test_middleware_refuses_cross_site_before_the_app_runs():
+    calls = []
+
+    def app_inside(environ, start_response):
+        calls.append(environ["REQUEST_METHOD"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    guarded = webtest.TestApp(refuse_cross_site(app_inside), lint=True)
+    res = guarded.post("/", headers={"Sec-Fetch-Site": "cross-site"}, status="*")
+    assert_error(res, 403, "cross-site")
+    assert calls == []
+    assert guarded.post("/", headers={"Sec-Fetch-Site": "same-origin"}).text == "ok"
+    assert guarded.get("/", headers={"Sec-Fetch-Site": "cross-site"}).text == "ok"
+    assert calls == ["POST", "GET"]

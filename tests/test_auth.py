@@ -1,5 +1,6 @@
 """Auth: password hashing, registration, login, sessions, and their rules."""
 
+import dataclasses
 import hashlib
 import threading
 import uuid
@@ -13,7 +14,7 @@ import sqlalchemy
 from sqlalchemy import create_engine, text
 
 from wsgiauth import config
-from wsgiauth.auth import Auth, InvalidInput, TooManyAttempts, _hash_password
+from wsgiauth.auth import Auth, InvalidInput, TooManyAttempts, WrongPassword, _hash_password
 from wsgiauth.db import DB
 from wsgiauth.user import User
 
@@ -408,7 +409,7 @@ def clock() -> FakeClock:
 
 def timed_auth(db: DB, clock: FakeClock, **settings: Any) -> Auth:
     """An Auth on ``db`` and ``clock`` with the default settings but ``settings``."""
-    return Auth(db, settings=config.Settings(**settings), clock=clock)
+    return Auth(db, settings=dataclasses.replace(config.load(), **settings), clock=clock)
 
 
 def sha256(token: str) -> str:
@@ -423,9 +424,14 @@ def stored_hash(db: DB, email: str) -> str:
 
 def new_session(auth: Auth, email: str, password: str = "pw") -> str:
     """Log in, checking that it worked; return the session id."""
-    session_id = auth.log_in(email, password)
-    assert session_id is not None
-    return session_id
+    return auth.log_in(email, password).session_id
+
+
+def wrong(auth: Auth, email: str, password: str) -> bool:
+    """Try a login that must be refused as a wrong password; True once it was."""
+    with pytest.raises(WrongPassword):
+        auth.log_in(email, password)
+    return True
 
 
 def test_default_settings_are_the_issue_s() -> None:
@@ -709,7 +715,7 @@ def test_no_session_id_or_reset_token_is_stored_anywhere(
     secrets: list[str] = []
     for name in ("alice", "bob", "carol"):
         auth.register_user(f"{name}@bob.com", "pw")
-        auth.log_in(f"{name}@bob.com", "wrong")
+        wrong(auth, f"{name}@bob.com", "wrong")
         secrets.append(new_session(auth, f"{name}@bob.com"))
         secrets.append(auth.get_reset_password_token(f"{name}@bob.com"))
         auth.throttle_reset_request(f"{name}@bob.com")
@@ -745,14 +751,14 @@ def test_a_password_reset_ends_the_session_and_clears_login_failures(
     bob = auth.register_user("bob@bob.com", "old")
     session_id = new_session(auth, "bob@bob.com", "old")
     for _ in range(2):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
     token = auth.get_reset_password_token("bob@bob.com")
     auth.update_password(token, "new", email="bob@bob.com")
     assert auth.get_user_from_session_id(session_id) is None
     assert db.find_user_by(id=bob.id).session_id is None
     # Without the reset clearing them, this would be failures 3 and 4 of 3.
     for _ in range(2):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
     assert new_session(auth, "bob@bob.com", "new")
 
 
@@ -805,7 +811,7 @@ def test_an_unknown_email_costs_the_same_bcrypt_work_as_a_wrong_password(
         assert len(hashed) == 60
 
     checkpw_calls.clear()
-    assert auth.log_in("nobody@bob.com", "pw") is None
+    assert wrong(auth, "nobody@bob.com", "pw")
     assert len(checkpw_calls) == 1
 
 
@@ -813,7 +819,7 @@ def test_log_in_refuses_the_11th_attempt_until_the_window_is_over(db: DB, clock:
     auth = timed_auth(db, clock)
     bob = auth.register_user("bob@bob.com", "pw")
     for _ in range(10):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
         clock.advance(1)
     # 10 failures from START to START + 9; now START + 10.
     for password in ("pw", "wrong"):
@@ -835,41 +841,41 @@ def test_log_in_limit_and_window_come_from_the_settings(db: DB, clock: FakeClock
     auth = timed_auth(db, clock, login_failure_limit=3, login_failure_window=60)
     auth.register_user("bob@bob.com", "pw")
     for _ in range(3):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
     with pytest.raises(TooManyAttempts) as caught:
         auth.log_in("bob@bob.com", "pw")
     assert caught.value.retry_after == 60
     clock.advance(60)
-    assert auth.log_in("bob@bob.com", "pw") is not None
+    assert auth.log_in("bob@bob.com", "pw").session_id
 
 
 def test_nine_failures_do_not_throttle(db: DB, clock: FakeClock) -> None:
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "pw")
     for _ in range(9):
-        assert auth.log_in("bob@bob.com", "wrong") is None
-    assert auth.log_in("bob@bob.com", "pw") is not None
+        assert wrong(auth, "bob@bob.com", "wrong")
+    assert auth.log_in("bob@bob.com", "pw").session_id
 
 
 def test_failures_outside_the_window_do_not_add_up(db: DB, clock: FakeClock) -> None:
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "pw")
     for _ in range(9):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
     clock.advance(900)
     for _ in range(9):
-        assert auth.log_in("bob@bob.com", "wrong") is None
-    assert auth.log_in("bob@bob.com", "pw") is not None
+        assert wrong(auth, "bob@bob.com", "wrong")
+    assert auth.log_in("bob@bob.com", "pw").session_id
 
 
 def test_a_successful_login_clears_the_failures(db: DB, clock: FakeClock) -> None:
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "pw")
     for _ in range(9):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
     new_session(auth, "bob@bob.com")
     for _ in range(9):
-        assert auth.log_in("bob@bob.com", "wrong") is None
+        assert wrong(auth, "bob@bob.com", "wrong")
     # 18 failures in the window without the clearing.
     new_session(auth, "bob@bob.com")
 
@@ -877,7 +883,7 @@ def test_a_successful_login_clears_the_failures(db: DB, clock: FakeClock) -> Non
 def test_unknown_emails_are_throttled_the_same_way(db: DB, clock: FakeClock) -> None:
     auth = timed_auth(db, clock)
     for _ in range(10):
-        assert auth.log_in("nobody@bob.com", "pw") is None
+        assert wrong(auth, "nobody@bob.com", "pw")
     with pytest.raises(TooManyAttempts) as caught:
         auth.log_in(" Nobody@Bob.com", "pw")
     assert caught.value.retry_after == 900
@@ -892,10 +898,10 @@ def test_the_throttle_is_per_account(db: DB, clock: FakeClock) -> None:
     auth.register_user("bob@bob.com", "pw")
     auth.register_user("alice@bob.com", "pw")
     for _ in range(10):
-        auth.log_in("bob@bob.com", "wrong")
+        assert wrong(auth, "bob@bob.com", "wrong")
     with pytest.raises(TooManyAttempts):
         auth.log_in("bob@bob.com", "pw")
-    assert auth.log_in("alice@bob.com", "pw") is not None
+    assert auth.log_in("alice@bob.com", "pw").session_id
 
 
 def test_the_login_count_is_shared_by_two_processes(db: DB, db_url: str, clock: FakeClock) -> None:
@@ -905,7 +911,7 @@ def test_the_login_count_is_shared_by_two_processes(db: DB, db_url: str, clock: 
         first, second = timed_auth(db, clock), timed_auth(other_db, clock)
         first.register_user("bob@bob.com", "pw")
         for attempt in range(10):
-            assert (first, second)[attempt % 2].log_in("bob@bob.com", "wrong") is None
+            assert wrong((first, second)[attempt % 2], "bob@bob.com", "wrong")
         for auth in (first, second):
             with pytest.raises(TooManyAttempts) as caught:
                 auth.log_in("bob@bob.com", "pw")
@@ -913,11 +919,11 @@ def test_the_login_count_is_shared_by_two_processes(db: DB, db_url: str, clock: 
         # A success on one clears the count for both.
         clock.advance(900)
         for _ in range(9):
-            assert first.log_in("bob@bob.com", "wrong") is None
-        assert second.log_in("bob@bob.com", "pw") is not None
+            assert wrong(first, "bob@bob.com", "wrong")
+        assert second.log_in("bob@bob.com", "pw").session_id
         for _ in range(9):
-            assert second.log_in("bob@bob.com", "wrong") is None
-        assert first.log_in("bob@bob.com", "pw") is not None
+            assert wrong(second, "bob@bob.com", "wrong")
+        assert first.log_in("bob@bob.com", "pw").session_id
     finally:
         other_db.dispose()
 
@@ -966,8 +972,8 @@ def test_concurrent_wrong_passwords_get_at_most_the_limit_of_guesses(
     def guess(number: int) -> None:
         barrier.wait()
         try:
-            results.append(auth.log_in("bob@bob.com", f"wrong-{number}"))
-        except TooManyAttempts as error:
+            auth.log_in("bob@bob.com", f"wrong-{number}")
+        except (WrongPassword, TooManyAttempts) as error:
             results.append(error)
 
     threads = [threading.Thread(target=guess, args=(n,)) for n in range(count)]
@@ -976,7 +982,7 @@ def test_concurrent_wrong_passwords_get_at_most_the_limit_of_guesses(
     for thread in threads:
         thread.join(timeout=60)
     assert len(results) == count
-    guessed = [result for result in results if result is None]
+    guessed = [result for result in results if isinstance(result, WrongPassword)]
     refused = [result for result in results if isinstance(result, TooManyAttempts)]
     assert len(guessed) + len(refused) == count
     assert len(guessed) <= 10
@@ -1044,7 +1050,7 @@ def test_login_does_not_apply_the_minimum_length(db: DB, clock: FakeClock) -> No
     auth = timed_auth(db, clock, password_min_length=1)
     auth.register_user("bob@bob.com", "short")
     stricter = timed_auth(db, clock, password_min_length=8)
-    assert stricter.log_in("bob@bob.com", "short") is not None
+    assert stricter.log_in("bob@bob.com", "short").session_id
 
 
 # config.load
@@ -1173,3 +1179,24 @@ def test_a_password_minimum_over_72_is_refused() -> None:
 def test_an_unknown_mode_raises(mode: str) -> None:
     with pytest.raises(ValueError, match="WSGIAUTH_MODE"):
         config.load({**PRODUCTION_ENV, "WSGIAUTH_MODE": mode})
+
+
+def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
+    db: DB, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The login read the old hash, then the owner reset the password while
+    # bcrypt ran: the session must not be stored (issue 8, item 1).
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "old")
+    token = auth.get_reset_password_token("bob@bob.com")
+    real = bcrypt.checkpw
+
+    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
+        auth.update_password(token, "new", email="bob@bob.com")
+        return bool(real(password, hashed))
+
+    monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", reset_meanwhile)
+    assert wrong(auth, "bob@bob.com", "old")
+    assert db.find_user_by(id=bob.id).session_id is None
+    monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", real)
+    assert auth.log_in("bob@bob.com", "new").session_id

@@ -367,13 +367,20 @@ def test_set_token_replaces_and_clears(db: DB, raw: sqlalchemy.Connection) -> No
         db.find_user_by_token("session", "second")
 
 
-def test_set_token_on_an_unknown_user_raises_no_result_found(
+def test_set_token_on_an_unknown_user_changes_nothing(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "h")
+    assert db.set_token(user.id + 1, "session", "digest", 1.0) is False
+    assert raw.execute(text("SELECT COUNT(*) FROM token_times")).scalar_one() == 0
+
+
+def test_set_token_if_password_sets_only_while_the_hash_is_unchanged(
     db: DB, raw: sqlalchemy.Connection
 ) -> None:
-    user = db.add_user("a@x.com", "h")
-    with pytest.raises(NoResultFound):
-        db.set_token(user.id + 1, "session", "digest", 1.0)
-    assert raw.execute(text("SELECT COUNT(*) FROM token_times")).scalar_one() == 0
+    user = db.add_user("a@x.com", "old-hash")
+    assert db.set_token(user.id, "session", "d1", 1.0, if_password="old-hash") is True
+    db.update_user(user.id, hashed_password="new-hash", session_id=None)
+    assert db.set_token(user.id, "session", "d2", 2.0, if_password="old-hash") is False
+    assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
 
 
 def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:

@@ -233,7 +233,7 @@ def test_a_session_made_on_one_backend_works_on_the_other(deployment: Deployment
         logged_out = http.delete(
             f"{second}/sessions", cookies=cookies, allow_redirects=False, timeout=TIMEOUT
         )
-        assert logged_out.status_code == 302
+        assert logged_out.status_code == 303
         assert http.get(f"{first}/profile", cookies=cookies, timeout=TIMEOUT).status_code == 403
 
 

@@ -13,6 +13,7 @@ Two kinds of test live here:
   give. Set ``WSGIAUTH_FUZZ_SEED`` to replay another run.
 """
 
+import dataclasses
 import io
 import json
 import os
@@ -38,9 +39,9 @@ from wsgiauth.http import (
     HTTPError,
     MethodNotAllowed,
     NotFound,
-    is_cross_site,
     parse_header_value,
 )
+from wsgiauth.middleware import is_cross_site
 from wsgiauth.routing import Router
 
 # --- parse_header_value -----------------------------------------------------
@@ -288,7 +289,7 @@ SEED = int(os.environ.get("WSGIAUTH_FUZZ_SEED", "20251125"))
 REQUESTS = 10_000
 THROTTLED_REQUESTS = 1_000
 # Every status the service gives, which a healthy generator must provoke.
-EXPECTED_STATUSES = {200, 204, 302, 400, 401, 403, 404, 405, 413, 415}
+EXPECTED_STATUSES = {200, 204, 303, 400, 401, 403, 404, 405, 413, 415}
 STANDARD_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"}
 # Answers decided before the body may be read.
 NO_BODY_READ = {204, 404, 405, 413, 415}
@@ -404,7 +405,7 @@ class Generator:
 
     The generator keeps the state a client would: the passwords it set, the
     session ids and reset tokens it was given. That lets some requests get
-    past every check (200, 302) while the rest probe the errors.
+    past every check (200, 303) while the rest probe the errors.
     """
 
     def __init__(self, rng: random.Random, auth: Auth, throttled: bool = False) -> None:
@@ -863,8 +864,8 @@ def problems_with(
         problems.append("405 without a full Allow")
     if code == 429 and not headers.get("retry-after", "").isdigit():
         problems.append("429 without Retry-After")
-    if code == 302 and headers.get("location") != "/":
-        problems.append("302 not to /")
+    if code == 303 and headers.get("location") != "/":
+        problems.append("303 not to /")
     cookie = headers.get("set-cookie")
     if cookie is not None and not all(
         attribute in cookie for attribute in ("Path=/", "HttpOnly", "SameSite=Lax")
@@ -941,7 +942,10 @@ def test_fuzz_requests(db: DB) -> None:
     print(f"fuzz seed: {SEED}")
     rng = random.Random(SEED)
     lenient = Auth(
-        db, settings=config.Settings(login_failure_limit=10**6, reset_request_limit=10**6)
+        db,
+        settings=dataclasses.replace(
+            config.load(), login_failure_limit=10**6, reset_request_limit=10**6
+        ),
     )
     for email, password in USERS.items():
         lenient.register_user(email, password)
@@ -957,7 +961,7 @@ def test_fuzz_requests(db: DB) -> None:
 
     # The same database under the default limits: failed logins and reset
     # requests for a few emails soon get 429.
-    default = Auth(db, settings=config.Settings())
+    default = Auth(db, settings=config.load())
     throttled: Counter = Counter()
     generator = Generator(rng, default, throttled=True)
     failures = run(generator, create_app(default), THROTTLED_REQUESTS, throttled)

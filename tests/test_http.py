@@ -16,9 +16,11 @@ from wsgiauth.http import (
     MultipartError,
     NotFound,
     PayloadTooLarge,
+    Response,
     Unauthorized,
     UnsupportedMediaType,
     first_values,
+    json_response,
     parse_cookie,
     parse_header_value,
     parse_multipart,
@@ -754,7 +756,35 @@ def test_http_error_defaults(cls: type[HTTPError], code: int, message: str) -> N
     assert error.code == code
     assert error.message == message
     assert str(error) == message
-    assert error.headers() == []
+    if cls is Unauthorized:
+        assert error.headers() == [("WWW-Authenticate", Unauthorized.challenge)]
+    else:
+        assert error.headers() == []
+
+
+def test_every_401_carries_the_cookie_challenge() -> None:
+    # RFC 9110 §15.5.2: a 401 MUST carry a WWW-Authenticate challenge.
+    assert Unauthorized("anything").headers() == [
+        (
+            "WWW-Authenticate",
+            'Cookie realm="wsgiauth", form-action="/sessions", cookie-name="session_id"',
+        )
+    ]
+
+
+def test_json_response_ends_with_a_newline() -> None:
+    response = json_response({"email": "bob@me.com"}, 201, [("X-A", "b")])
+    assert response.body == b'{"email": "bob@me.com"}\n'
+    assert response.status_line() == "201 Created"
+    assert response.header_list() == [
+        ("Content-Type", "application/json"),
+        ("X-A", "b"),
+        ("Content-Length", "24"),
+    ]
+
+
+def test_a_204_has_no_content_length() -> None:
+    assert Response(204, headers=[("Allow", "GET")]).header_list() == [("Allow", "GET")]
 
 
 @pytest.mark.parametrize(

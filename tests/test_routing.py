@@ -126,7 +126,7 @@ def test_wrong_method_is_405(method: str, path: str, allow: str) -> None:
 def test_router_of_the_app_uses_the_table() -> None:
     # The app reads only ``settings`` from Auth when it is built.
     auth = SimpleNamespace(settings=config.Settings())
-    wsgi_app = app.create_app(auth=auth)  # type: ignore[arg-type]
+    wsgi_app = app.WSGIApp(auth)  # type: ignore[arg-type]
     assert wsgi_app.router.routes == app.ROUTES
 
 

@@ -14,9 +14,11 @@ import importlib.util
 import inspect
 import json
 import logging
+import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -109,7 +111,7 @@ def log_out(session_id: str) -> None:
         allow_redirects=False,
         timeout=TIMEOUT,
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == "/"
     assert (
         response.headers["Set-Cookie"] == "session_id=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
@@ -170,7 +172,7 @@ SEED_MAIN_REQUESTS = [
     ("GET", "/profile", "403"),
     ("POST", "/sessions", "200"),
     ("GET", "/profile", "200"),
-    ("DELETE", "/sessions", "302"),
+    ("DELETE", "/sessions", "303"),
     ("GET", "/", "200"),
     ("GET", "/profile", "403"),
     ("POST", "/reset_password", "200"),
@@ -411,7 +413,7 @@ def test_seed_curl_sessions(server: Server) -> None:
 
     # Log out (task 14), with curl as well.
     status, headers, _ = curl("-XDELETE", f"{url}/sessions", "-b", f"session_id={session_id}")
-    assert (status, headers["location"]) == (302, "/")
+    assert (status, headers["location"]) == (303, "/")
     assert curl_json(f"{url}/profile", "-b", f"session_id={session_id}")[0] == 403
 
     # The same with multipart forms (curl -F).
@@ -822,3 +824,23 @@ def test_queue_warning_filter_lets_one_through_per_interval() -> None:
     finally:
         logger.removeHandler(collect)
         logger.filters.clear()
+
+
+def test_a_busy_port_is_one_line_and_a_non_zero_exit(db_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "serve.py"), "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "WSGIAUTH_DATABASE_URL": db_url},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is in use" in line
+    assert "--port" in line

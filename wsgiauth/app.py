@@ -1,43 +1,58 @@
-"""The WSGI application: one route table and one small function per endpoint.
+"""The WSGI application, in the order a request travels through it.
 
-The path of a request through this module:
+1. ``WSGIApp.__call__`` receives the WSGI ``environ`` and wraps it in a
+   ``Request``, which re-decodes its strings as UTF-8 and parses the cookies.
+2. ``WSGIApp.dispatch`` asks the router for the endpoint (404 and 405 come
+   from there) and answers ``OPTIONS`` itself.
+3. The endpoint reads the form or the cookie, calls ``Auth`` (never the
+   database) and returns a ``Response``.
+4. Whatever says no on the way is an exception with a name: an
+   ``HTTPError``, or one of ``Auth``'s errors, which ``ERRORS`` maps to an
+   HTTP error. Either becomes a JSON answer in ``__call__``; any other
+   exception is logged and becomes a JSON 500.
+5. ``__call__`` hands the status line and headers to ``start_response``
+   and returns the body (none for ``HEAD``).
 
-1. ``WSGIApp.__call__`` receives the WSGI ``environ``, wraps it in a
-   ``Request`` and asks the router for the endpoint (404 and 405 come from
-   there).
-2. The endpoint reads the form or the cookie from the ``Request``, calls
-   ``Auth`` (never the database) and returns a ``Response``.
-3. Whatever goes wrong is an ``HTTPError``, turned into a JSON answer in
-   ``__call__``; any other exception is logged and becomes a JSON 500.
+``create_app`` wraps the app in the middleware of ``middleware.py``: the
+cross-site refusal and the headers every answer carries.
 """
 
-import json
+from __future__ import annotations
+
 import logging
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any
 
-from wsgiauth import mail
-from wsgiauth.auth import Auth, InvalidInput, TooManyAttempts
+from wsgiauth.auth import (
+    Auth,
+    EmailTaken,
+    InvalidInput,
+    InvalidToken,
+    TooManyAttempts,
+    UnknownEmail,
+    WrongPassword,
+)
 from wsgiauth.http import (
     BadRequest,
     Forbidden,
     HTTPError,
     MultipartError,
     PayloadTooLarge,
+    Response,
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     first_values,
-    is_cross_site,
+    json_response,
     parse_cookie,
     parse_header_value,
     parse_multipart,
     parse_urlencoded,
     set_cookie,
-    status_line,
 )
+from wsgiauth.mail import Outbox, no_account_message, reset_message
+from wsgiauth.middleware import WSGIApplication, add_headers, refuse_cross_site
 from wsgiauth.routing import Route, Router
 from wsgiauth.user import User
 
@@ -47,20 +62,90 @@ log = logging.getLogger(__name__)
 # reading a byte: a form with an email and a password is far smaller.
 MAX_BODY_BYTES = 64 * 1024
 SESSION_COOKIE = "session_id"
+# Where dispatch notes the endpoint it chose, for serve.py --trace to show.
+ENDPOINT_KEY = "wsgiauth.endpoint"
 # The production answer to POST /reset_password, whatever the email.
 RESET_MAILED = "if this email has an account, a reset token has been sent to it"
 
 StartResponse = Callable[..., Any]
 
 
+def create_app(auth: Auth | None = None, outbox: Outbox | None = None) -> WSGIApplication:
+    """Return the WSGI application on ``auth`` (or an ``Auth`` on the configured DB).
+
+    In production mode reset tokens go by mail, through ``outbox``; without
+    one, an ``Outbox`` on the settings' SMTP relay is made.
+    """
+    auth = auth or Auth()
+    if auth.settings.production and outbox is None:
+        outbox = Outbox(auth.settings)
+    return add_headers(refuse_cross_site(WSGIApp(auth, outbox)))
+
+
+class WSGIApp:
+    """The WSGI callable: route, run the endpoint, answer in JSON."""
+
+    def __init__(self, auth: Auth, outbox: Outbox | None = None) -> None:
+        """Serve ``auth`` through the route table; mail through ``outbox`` in production."""
+        self.auth = auth
+        self.settings = auth.settings
+        self.outbox = outbox
+        self.router: Router[Endpoint] = Router(ROUTES)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """Answer one request (PEP 3333)."""
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except Exception as error:
+            response = self.error_response(error, request)
+        start_response(response.status_line(), response.header_list())
+        # HEAD gets the headers GET would get, Content-Length included, and no body.
+        return [b"" if request.method == "HEAD" else response.body]
+
+    def dispatch(self, request: Request) -> Response:
+        """Route the request and run its endpoint; errors are raised."""
+        if request.method == "OPTIONS":
+            allowed = self.router.allowed_methods(request.path)
+            if allowed:
+                return Response(204, headers=[("Allow", ", ".join(allowed))])
+        endpoint = self.router.match(request.method, request.path)
+        request.environ[ENDPOINT_KEY] = f"{endpoint.__module__}.{endpoint.__name__}"
+        return endpoint(self, request)
+
+    def error_response(self, error: Exception, request: Request) -> Response:
+        """Turn an exception into its JSON answer; log the unexpected ones."""
+        if not isinstance(error, HTTPError):
+            error = http_error(error) or error
+        if isinstance(error, HTTPError):
+            return json_response({"message": error.message}, error.code, error.headers())
+        # Only the method and path: the form and cookies hold secrets.
+        log.error("internal error answering %s %s", request.method, request.path, exc_info=error)
+        return json_response({"message": "internal server error"}, 500)
+
+    def session_cookie(self, session_id: str, max_age: int) -> str:
+        """Build the session cookie; ``Secure`` in production, where TLS is in front."""
+        return set_cookie(
+            SESSION_COOKIE, session_id, max_age=max_age, secure=self.settings.production
+        )
+
+
+# --- 1. the request ---------------------------------------------------------
+
+
 def _from_wsgi(value: str) -> str:
     """Re-decode a WSGI ``environ`` string as UTF-8.
 
     PEP 3333 hands every header and the path over as latin-1 text, one
-    character per byte; clients send UTF-8. This is the one place where
-    the bytes are put back together. Bytes that are not UTF-8 become U+FFFD.
+    character per byte, because HTTP itself only promises bytes; clients
+    send UTF-8. This is the one place where the bytes are put back together.
+    Bytes that are not UTF-8 become U+FFFD.
     """
     return value.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+# PEP 3333 keeps these two headers without the HTTP_ prefix.
+_UNPREFIXED_HEADERS = {"CONTENT_TYPE", "CONTENT_LENGTH"}
 
 
 class Request:
@@ -72,13 +157,13 @@ class Request:
         self.method = environ["REQUEST_METHOD"].upper()
         self.path = _from_wsgi(environ.get("PATH_INFO", "")) or "/"
         self.cookies = first_values(parse_cookie(self.header("Cookie")))
-        # HTTP/1.0 clients may send no Host; PEP 3333 then says to use these.
-        server = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-        self.host = self.header("Host") or server
 
     def header(self, name: str) -> str:
-        """Return a request header by name, or ``""``."""
-        return _from_wsgi(self.environ.get("HTTP_" + name.upper().replace("-", "_"), ""))
+        """Return a request header by name (``"Content-Type"``, ``"Cookie"``), or ``""``."""
+        key = name.upper().replace("-", "_")
+        if key not in _UNPREFIXED_HEADERS:
+            key = "HTTP_" + key
+        return _from_wsgi(self.environ.get(key, ""))
 
     def form(self) -> dict[str, str]:
         """Read and parse the body as a form; the first of two equal names wins.
@@ -87,7 +172,7 @@ class Request:
         415 for a body that is not a form, and 400 for one that does not
         decode.
         """
-        raw_length = self.environ.get("CONTENT_LENGTH") or "0"
+        raw_length = self.header("Content-Length") or "0"
         # isdigit() alone would let "²" through: only ASCII digits are a length.
         if not (raw_length.isascii() and raw_length.isdigit()):
             raise BadRequest("Content-Length must be a whole number")
@@ -97,7 +182,7 @@ class Request:
         if len(digits) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
         length = int(digits)
-        content_type, params = parse_header_value(self.environ.get("CONTENT_TYPE", ""))
+        content_type, params = parse_header_value(self.header("Content-Type"))
         if not content_type and length == 0:
             return {}
         if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -115,30 +200,7 @@ class Request:
         return first_values(pairs)
 
 
-@dataclass
-class Response:
-    """A status code, headers and a body, ready for ``start_response``."""
-
-    code: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-def json_response(
-    payload: dict[str, str], code: int = 200, headers: Iterable[tuple[str, str]] = ()
-) -> Response:
-    """Return ``payload`` as a JSON response."""
-    return Response(
-        code,
-        json.dumps(payload).encode("utf-8"),
-        [("Content-Type", "application/json"), *headers],
-    )
-
-
-# --- the endpoints ----------------------------------------------------------
-
-
-def _field(form: dict[str, str], name: str) -> str:
+def required(form: dict[str, str], name: str) -> str:
     """Return a required form field as sent (never trimmed), or raise 400."""
     value = form.get(name, "")
     if not value.strip():
@@ -146,15 +208,77 @@ def _field(form: dict[str, str], name: str) -> str:
     return value
 
 
-def _email(form: dict[str, str]) -> str:
-    """Return the form's email, trimmed and lower-cased, or raise 400."""
-    try:
-        return Auth.normalize_email(_field(form, "email"))
-    except InvalidInput as error:
-        raise BadRequest(str(error)) from None
+# --- 2. the routes ----------------------------------------------------------
+
+Endpoint = Callable[[WSGIApp, Request], Response]
 
 
-def _current_user(app: "WSGIApp", request: Request) -> User:
+def index(app: WSGIApp, request: Request) -> Response:
+    """GET /: a greeting, to show the service is up (seed task 6)."""
+    return json_response({"message": "Bienvenue"})
+
+
+def register(app: WSGIApp, request: Request) -> Response:
+    """POST /users: create an account (seed task 7)."""
+    form = request.form()
+    user = app.auth.register_user(required(form, "email"), required(form, "password"))
+    return json_response({"email": user.email, "message": "user created"})
+
+
+def login(app: WSGIApp, request: Request) -> Response:
+    """POST /sessions: check the password and set the session cookie (task 11)."""
+    form = request.form()
+    login = app.auth.log_in(required(form, "email"), required(form, "password"))
+    cookie = app.session_cookie(login.session_id, app.settings.session_ttl)
+    return json_response(
+        {"email": login.user.email, "message": "logged in"}, headers=[("Set-Cookie", cookie)]
+    )
+
+
+def logout(app: WSGIApp, request: Request) -> Response:
+    """DELETE /sessions: end the session and send the client home (task 14).
+
+    303 See Other, not the seed's 302: after a 302 the Fetch standard has a
+    browser repeat the request's method, a DELETE, on ``/``; after a 303
+    every client follows with a GET.
+    """
+    app.auth.destroy_session(current_user(app, request).id)
+    headers = [("Location", "/"), ("Set-Cookie", app.session_cookie("", max_age=0))]
+    return json_response({"message": "logged out"}, 303, headers)
+
+
+def profile(app: WSGIApp, request: Request) -> Response:
+    """GET /profile: the logged-in user's email (seed task 15)."""
+    return json_response({"email": current_user(app, request).email})
+
+
+def get_reset_password_token(app: WSGIApp, request: Request) -> Response:
+    """POST /reset_password: issue a reset token for an email (task 17).
+
+    In development the token comes back in the answer, as in the seed, and
+    an unknown email is a 403. In production it goes by mail, and the
+    answer is the same whether or not the email has an account.
+    """
+    email = app.auth.throttle_reset_request(required(request.form(), "email"))
+    if app.outbox is not None:
+        # The token is made and mailed on the outbox's thread: this answer
+        # must not wait on SMTP, nor take longer when the email has an account.
+        app.outbox.post(lambda: reset_mail(app, email))
+        return json_response({"email": email, "message": RESET_MAILED})
+    token = app.auth.get_reset_password_token(email)
+    return json_response({"email": email, "reset_token": token})
+
+
+def update_password(app: WSGIApp, request: Request) -> Response:
+    """PUT /reset_password: set a new password with a reset token (task 19)."""
+    form = request.form()
+    email = app.auth.normalize_email(required(form, "email"))
+    token, password = required(form, "reset_token"), required(form, "new_password")
+    app.auth.update_password(token, password, email=email)
+    return json_response({"email": email, "message": "Password updated"})
+
+
+def current_user(app: WSGIApp, request: Request) -> User:
     """Return the user whose session cookie came with the request, or raise 403."""
     user = app.auth.get_user_from_session_id(request.cookies.get(SESSION_COOKIE))
     if user is None:
@@ -162,92 +286,19 @@ def _current_user(app: "WSGIApp", request: Request) -> User:
     return user
 
 
-def index(app: "WSGIApp", request: Request) -> Response:
-    """GET /: a greeting, to show the service is up (seed task 6)."""
-    return json_response({"message": "Bienvenue"})
+def reset_mail(app: WSGIApp, email: str) -> EmailMessage:
+    """Write the mail a reset request sends: the token, or word that there is no account.
 
-
-def register(app: "WSGIApp", request: Request) -> Response:
-    """POST /users: create an account (seed task 7)."""
-    form = request.form()
-    email, password = _email(form), _field(form, "password")
-    try:
-        app.auth.register_user(email, password)
-    except InvalidInput as error:
-        raise BadRequest(str(error)) from None
-    except ValueError:
-        raise BadRequest("email already registered") from None
-    return json_response({"email": email, "message": "user created"})
-
-
-def login(app: "WSGIApp", request: Request) -> Response:
-    """POST /sessions: check the password and set the session cookie (task 11)."""
-    form = request.form()
-    email, password = _email(form), _field(form, "password")
-    try:
-        session_id = app.auth.log_in(email, password)
-    except TooManyAttempts as error:
-        raise TooManyRequests(error.retry_after) from None
-    if session_id is None:
-        # The same answer, byte for byte, for an unknown email and a wrong
-        # password: it must not tell which emails have an account.
-        raise Unauthorized()
-    cookie = app.session_cookie(session_id, app.settings.session_ttl)
-    return json_response({"email": email, "message": "logged in"}, headers=[("Set-Cookie", cookie)])
-
-
-def logout(app: "WSGIApp", request: Request) -> Response:
-    """DELETE /sessions: end the session and send the browser home (task 14)."""
-    app.auth.destroy_session(_current_user(app, request).id)
-    headers = [("Location", "/"), ("Set-Cookie", app.session_cookie("", max_age=0))]
-    return json_response({"message": "logged out"}, code=302, headers=headers)
-
-
-def profile(app: "WSGIApp", request: Request) -> Response:
-    """GET /profile: the logged-in user's email (seed task 15)."""
-    return json_response({"email": _current_user(app, request).email})
-
-
-def get_reset_password_token(app: "WSGIApp", request: Request) -> Response:
-    """POST /reset_password: issue a reset token for an email (task 17).
-
-    In development the token comes back in the answer, as in the seed, and
-    an unknown email is a 403. In production it goes by email, and the
-    answer is the same whether or not the email has an account.
+    Both cases make one mail and one SMTP conversation, so that nothing,
+    not even the delivery of later mails, tells whether the email has an
+    account (OWASP Forgot Password cheat sheet).
     """
-    email = _email(request.form())
-    try:
-        app.auth.throttle_reset_request(email)
-    except TooManyAttempts as error:
-        raise TooManyRequests(error.retry_after) from None
-    if app.settings.production:
-        # The token is made and mailed on another thread: this answer must
-        # not wait on the SMTP conversation, nor take longer when the email
-        # has an account.
-        app.mail_reset_token(email)
-        return json_response({"email": email, "message": RESET_MAILED})
     try:
         token = app.auth.get_reset_password_token(email)
-    except ValueError:
-        raise Forbidden("no account with this email") from None
-    return json_response({"email": email, "reset_token": token})
+    except UnknownEmail:
+        return no_account_message(app.settings, email)
+    return reset_message(app.settings, email, token)
 
-
-def update_password(app: "WSGIApp", request: Request) -> Response:
-    """PUT /reset_password: set a new password with a reset token (task 19)."""
-    form = request.form()
-    email = _email(form)
-    token, password = _field(form, "reset_token"), _field(form, "new_password")
-    try:
-        app.auth.update_password(token, password, email=email)
-    except InvalidInput as error:
-        raise BadRequest(str(error)) from None
-    except ValueError:
-        raise Forbidden("invalid or expired reset token") from None
-    return json_response({"email": email, "message": "Password updated"})
-
-
-Endpoint = Callable[["WSGIApp", Request], Response]
 
 ROUTES: list[Route[Endpoint]] = [
     Route(r"/", {"GET": index}),
@@ -257,79 +308,24 @@ ROUTES: list[Route[Endpoint]] = [
     Route(r"/reset_password", {"POST": get_reset_password_token, "PUT": update_password}),
 ]
 
-# Headers on every answer. Each one is personal or short-lived, so none may
-# be cached (OWASP Session Management); nosniff keeps browsers from reading
-# a JSON body as anything else.
-COMMON_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
-# RFC 9110 §9.2.1: the methods that change something, and so must not be
-# sent by another site's page.
-UNSAFE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
+
+# --- 3. the errors ----------------------------------------------------------
+
+# Each error Auth raises, and the HTTP error it is answered with: one table,
+# instead of an order of except clauses in every endpoint.
+ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
+    InvalidInput: lambda error: BadRequest(str(error)),  # the message says which rule
+    EmailTaken: lambda error: BadRequest("email already registered"),  # the seed's words
+    WrongPassword: lambda error: Unauthorized(),
+    UnknownEmail: lambda error: Forbidden("no account with this email"),
+    InvalidToken: lambda error: Forbidden("invalid or expired reset token"),
+    TooManyAttempts: lambda error: TooManyRequests(error.retry_after),
+}
 
 
-class WSGIApp:
-    """The WSGI callable: route, run the endpoint, answer in JSON."""
-
-    def __init__(self, auth: Auth) -> None:
-        """Serve ``auth`` through the route table, with ``auth``'s settings."""
-        self.auth = auth
-        self.settings = auth.settings
-        self.router: Router[Endpoint] = Router(ROUTES)
-        # One thread sends mail, in the order asked, so a slow relay never
-        # holds up an answer.
-        self.mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wsgiauth-mail")
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        """Answer one request (PEP 3333)."""
-        request = Request(environ)
-        try:
-            response = self.handle(request)
-        except HTTPError as error:
-            payload = {"message": error.message}
-            response = json_response(payload, code=error.code, headers=error.headers())
-        except Exception:
-            # Only the method and path: the form and cookies hold secrets.
-            log.exception("internal error answering %s %s", request.method, request.path)
-            response = json_response({"message": "internal server error"}, code=500)
-        headers = [*response.headers, *COMMON_HEADERS]
-        if response.code != 204:  # RFC 9110 §8.6: no Content-Length on a 204
-            headers.append(("Content-Length", str(len(response.body))))
-        start_response(status_line(response.code), headers)
-        # HEAD gets the headers GET would get, Content-Length included, and no body.
-        return [b"" if request.method == "HEAD" else response.body]
-
-    def handle(self, request: Request) -> Response:
-        """Route the request and run its endpoint; errors are raised."""
-        if request.method == "OPTIONS":
-            allowed = self.router.allowed_methods(request.path)
-            if allowed:
-                return Response(204, headers=[("Allow", ", ".join(allowed))])
-        endpoint = self.router.match(request.method, request.path)
-        if request.method in UNSAFE_METHODS and is_cross_site(
-            request.header("Sec-Fetch-Site"), request.header("Origin"), request.host
-        ):
-            raise Forbidden("cross-site request refused")
-        return endpoint(self, request)
-
-    def session_cookie(self, value: str, max_age: int) -> str:
-        """Build the session cookie; ``Secure`` in production, where TLS is in front."""
-        return set_cookie(SESSION_COOKIE, value, max_age=max_age, secure=self.settings.production)
-
-    def mail_reset_token(self, email: str) -> None:
-        """Make a reset token for ``email`` and mail it, later, on the mail thread."""
-        self.mailer.submit(self._mail_reset_token, email)
-
-    def _mail_reset_token(self, email: str) -> None:
-        """Make and mail the token; an email with no account gets nothing."""
-        try:
-            token = self.auth.get_reset_password_token(email)
-        except ValueError:
-            return
-        try:
-            mail.send(self.settings, mail.reset_message(self.settings, email, token))
-        except Exception:
-            log.exception("could not mail a reset token")
-
-
-def create_app(auth: Auth | None = None) -> WSGIApp:
-    """Return the WSGI application, on ``auth`` or an ``Auth`` on the configured DB."""
-    return WSGIApp(auth or Auth())
+def http_error(error: Exception) -> HTTPError | None:
+    """Return the HTTP error for one of ``Auth``'s errors, or ``None`` for any other."""
+    for kind in type(error).__mro__:
+        if kind in ERRORS:
+            return ERRORS[kind](error)
+    return None

@@ -4,10 +4,16 @@
 the rules on input: emails are trimmed and lower-cased, passwords are kept
 exactly as typed, and anything bcrypt cannot take is refused up front.
 
+When a rule says no, ``Auth`` raises an error with a name: ``InvalidInput``,
+``EmailTaken``, ``WrongPassword``, ``UnknownEmail``, ``InvalidToken``,
+``TooManyAttempts``. The app maps each name to an HTTP status in one table
+(``app.ERRORS``). All but ``TooManyAttempts`` are kinds of ``ValueError``,
+as the seed's API has them.
+
 It also owns the defences a home-made auth service usually lacks (see
-"Security" in the README): session ids and reset tokens are stored only as
-SHA-256 digests and expire; an unknown email costs the same bcrypt work as a
-wrong password; failed logins and reset requests are throttled per email.
+SECURITY.md): session ids and reset tokens are stored only as SHA-256
+digests and expire; an unknown email costs the same bcrypt work as a wrong
+password; failed logins and reset requests are throttled per email.
 """
 
 import hashlib
@@ -17,6 +23,7 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import bcrypt
 from sqlalchemy.exc import IntegrityError, NoResultFound
@@ -35,17 +42,43 @@ MAX_EMAIL_LENGTH = 250
 _TOKEN_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
+# --- the errors, by name ----------------------------------------------------
+
+
 class InvalidInput(ValueError):
     """An email or password that breaks the rules; the message says which."""
 
 
+class EmailTaken(ValueError):
+    """An account with this email exists already."""
+
+
+class WrongPassword(ValueError):
+    """The email has no account, or the password is not its password.
+
+    One error for both, on purpose: a login must not tell which emails have
+    an account.
+    """
+
+
+class UnknownEmail(ValueError):
+    """No account has this email (a reset request, in development mode)."""
+
+
+class InvalidToken(ValueError):
+    """A reset token that is unknown, expired, used up or someone else's."""
+
+
 class TooManyAttempts(Exception):
-    """Too many failed logins or reset requests for one email, for now."""
+    """Too many logins or reset requests for one email, for now."""
 
     def __init__(self, retry_after: int) -> None:
         """Remember how many seconds the caller should wait."""
         super().__init__(f"too many attempts; try again in {retry_after} seconds")
         self.retry_after = retry_after
+
+
+# --- passwords and tokens ---------------------------------------------------
 
 
 def _check_password(password: str) -> bytes:
@@ -58,9 +91,14 @@ def _check_password(password: str) -> bytes:
     return encoded
 
 
-def _hash_password(password: str) -> bytes:
-    """Return a salted bcrypt hash (``$2b$``) of ``password``."""
-    return bcrypt.hashpw(_check_password(password), bcrypt.gensalt(config.bcrypt_rounds()))
+def _hash_password(password: str, rounds: int | None = None) -> bytes:
+    """Return a salted bcrypt hash (``$2b$``) of ``password``.
+
+    ``rounds`` is the bcrypt cost; by default, the configured one.
+    """
+    if rounds is None:
+        rounds = config.load().bcrypt_rounds
+    return bcrypt.hashpw(_check_password(password), bcrypt.gensalt(rounds))
 
 
 def _generate_uuid() -> str:
@@ -69,12 +107,20 @@ def _generate_uuid() -> str:
 
 
 def _digest(token: str) -> str:
-    """Return the SHA-256 of a session id or reset token, as stored.
+    """Return the SHA-256 of a session id or reset token: what is stored.
 
     A plain hash is enough here, unlike for passwords: the token is 122
     random bits, so there is nothing to guess from its digest.
     """
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Login:
+    """A successful login: who logged in, and the id of their new session."""
+
+    user: User
+    session_id: str
 
 
 class Auth:
@@ -119,66 +165,88 @@ class Auth:
         if len(password) < minimum:
             raise InvalidInput(f"password must be at least {minimum} characters")
 
+    # --- registration and login ---------------------------------------------
+
     def register_user(self, email: str, password: str) -> User:
-        """Create and return a user; ``ValueError`` if the email is taken."""
+        """Create and return a user; ``EmailTaken`` if the email has an account."""
         email = self.normalize_email(email)
         self.check_password_policy(password)
-        hashed = _hash_password(password).decode("ascii")
-        try:
-            self._db.find_user_by(email=email)
-        except NoResultFound:
-            pass
-        else:
-            raise ValueError(f"User {email} already exists")
+        hashed = self._hash(password)
         try:
             return self._db.add_user(email, hashed)
         except IntegrityError:
-            # Another request registered the same email between our check and
-            # our insert; the unique constraint caught it.
-            raise ValueError(f"User {email} already exists") from None
+            # The unique constraint on users.email decides, not a look-up
+            # before the insert: two registrations racing each other still
+            # make one row. The message is the seed's.
+            raise EmailTaken(f"User {email} already exists") from None
+
+    def log_in(self, email: str, password: str) -> Login:
+        """Check the password and start a new session, replacing any other.
+
+        Raises ``InvalidInput`` for a malformed email, ``TooManyAttempts``
+        once the email has had ``login_failure_limit`` attempts within
+        ``login_failure_window`` seconds (before even looking at the
+        password), and ``WrongPassword`` otherwise. The email is normalized
+        and its user looked up once, here.
+        """
+        email = self.normalize_email(email)
+        key = f"login:{email}"
+        # Every attempt is counted before the password is checked, and a
+        # success clears the count: counting only the failures, after the
+        # check, would let a burst of parallel guesses all slip past the limit.
+        limit, window = self.settings.login_failure_limit, self.settings.login_failure_window
+        self._count_attempt(key, limit, window)
+        user = self._find_by_email(email)
+        if not self._password_matches(user, password):
+            raise WrongPassword("wrong email or password")
+        assert user is not None  # _password_matches is False for no user
+        session_id = _generate_uuid()
+        # The session is stored only if the password hash is still the one
+        # just checked: a reset that landed while bcrypt ran has ended
+        # every session of the old password, this one included.
+        if not self._db.set_token(
+            user.id, "session", _digest(session_id), self._clock(), if_password=user.hashed_password
+        ):
+            raise WrongPassword("wrong email or password")
+        self._db.clear_events(key)
+        return Login(user, session_id)
 
     def valid_login(self, email: str, password: str) -> bool:
-        """Tell whether ``password`` is the password of the user ``email``.
+        """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
+        try:
+            user = self._find_by_email(self.normalize_email(email))
+        except InvalidInput:
+            user = None
+        return self._password_matches(user, password)
 
-        An unknown email is checked against a dummy hash of the same cost, so
-        that the answer takes as long as for a wrong password: the time does
-        not tell which emails have an account.
+    def _password_matches(self, user: User | None, password: str) -> bool:
+        """Check ``password`` against the user's bcrypt hash.
+
+        With no user, the password is checked against a dummy hash of the
+        same cost, so that the answer takes as long as for a wrong password:
+        the time does not tell which emails have an account.
         """
         try:
             encoded = _check_password(password)
         except InvalidInput:
             return False
-        user = self._find_by_email(email)
         if user is None:
             bcrypt.checkpw(encoded, self._dummy())
             return False
         return bcrypt.checkpw(encoded, user.hashed_password.encode("ascii"))
 
-    def log_in(self, email: str, password: str) -> str | None:
-        """Check the password and return a new session id, or ``None``.
-
-        Raises ``TooManyAttempts`` once an email has had
-        ``login_failure_limit`` failures within ``login_failure_window``
-        seconds, before even looking at the password. A success clears the
-        count. The count is kept per email, registered or not.
-        """
-        key = f"login:{self.normalize_email(email)}"
-        settings = self.settings
-        # Every attempt is counted before the password is checked, and a
-        # success clears the count: counting only the failures, after the
-        # check, would let a burst of parallel guesses all slip past the limit.
-        self._count_attempt(key, settings.login_failure_limit, settings.login_failure_window)
-        if not self.valid_login(email, password):
-            return None
-        self._db.clear_events(key)
-        return self.create_session(email)
+    # --- sessions -----------------------------------------------------------
 
     def create_session(self, email: str) -> str | None:
-        """Give the user a new session id and return it; ``None`` if unknown.
+        """Give the user a new session id and return it; ``None`` if unknown (task 10).
 
-        There is one session per user: this replaces any previous one.
+        There is one session per user: this replaces any previous one. No
+        password is checked: ``log_in`` is the way in for a person.
         """
-        user = self._find_by_email(email)
+        try:
+            user = self._find_by_email(self.normalize_email(email))
+        except InvalidInput:
+            return None
         if user is None:
             return None
         session_id = _generate_uuid()
@@ -191,55 +259,63 @@ class Auth:
 
     def destroy_session(self, user_id: int) -> None:
         """End the user's session; an unknown id is not an error."""
-        try:
-            self._db.set_token(user_id, "session", None, None)
-        except NoResultFound:
-            pass
+        self._db.set_token(user_id, "session", None, None)
 
-    def throttle_reset_request(self, email: str) -> None:
-        """Count a reset request for ``email``; ``TooManyAttempts`` past the limit.
+    # --- password reset -----------------------------------------------------
 
-        This keeps anyone from filling a mailbox with reset emails.
+    def throttle_reset_request(self, email: str) -> str:
+        """Count a reset request for ``email`` and return the email normalized.
+
+        Raises ``InvalidInput`` for a malformed email and ``TooManyAttempts``
+        past the limit, which keeps anyone from filling a mailbox with reset
+        emails.
         """
-        key = f"reset:{self.normalize_email(email)}"
-        settings = self.settings
-        self._count_attempt(key, settings.reset_request_limit, settings.reset_request_window)
+        email = self.normalize_email(email)
+        limit, window = self.settings.reset_request_limit, self.settings.reset_request_window
+        self._count_attempt(f"reset:{email}", limit, window)
+        return email
 
     def get_reset_password_token(self, email: str) -> str:
-        """Give the user a new reset token and return it; ``ValueError`` if unknown.
+        """Give the user a new reset token and return it; ``UnknownEmail`` if none (task 16).
 
         The new token replaces any earlier one.
         """
-        user = self._find_by_email(email)
+        user = self._find_by_email(self.normalize_email(email))
         if user is None:
-            raise ValueError(f"No user with email {email!r}")
+            raise UnknownEmail(f"No user with email {email!r}")
         token = _generate_uuid()
         self._db.set_token(user.id, "reset", _digest(token), self._clock())
         return token
 
     def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
-        """Set a new password with a reset token, which then stops working.
+        """Set a new password with a reset token, which then stops working (task 18).
 
         The reset also ends the user's session and clears their failed
         logins. With ``email``, the token must be that user's. Raises
         ``InvalidInput`` for a password that breaks the rules (the token
-        stays usable) and ``ValueError`` for a token that is unknown,
+        stays usable) and ``InvalidToken`` for a token that is unknown,
         expired, already used or someone else's.
         """
         self.check_password_policy(password)
         user = self._find_by_token("reset", reset_token, self.settings.reset_token_ttl)
         if user is None or (email is not None and user.email != self.normalize_email(email)):
-            raise ValueError("Invalid reset token")
-        hashed = _hash_password(password).decode("ascii")
+            raise InvalidToken("invalid or expired reset token")
+        hashed = self._hash(password)
         if not self._db.reset_password(user.id, _digest(reset_token), hashed):
-            raise ValueError("Invalid reset token")  # used by a request racing this one
+            raise InvalidToken("invalid or expired reset token")  # a racing request used it
         self._db.clear_events(f"login:{user.email}")
 
+    # --- helpers ------------------------------------------------------------
+
+    def _hash(self, password: str) -> str:
+        """Return the bcrypt hash of ``password`` at the configured cost, as stored."""
+        return _hash_password(password, self.settings.bcrypt_rounds).decode("ascii")
+
     def _find_by_email(self, email: str) -> User | None:
-        """Return the user with this email, or ``None`` (also for a malformed one)."""
+        """Return the user with this (normalized) email, or ``None``."""
         try:
-            return self._db.find_user_by(email=self.normalize_email(email))
-        except (InvalidInput, NoResultFound):
+            return self._db.find_user_by(email=email)
+        except NoResultFound:
             return None
 
     def _find_by_token(self, kind: TokenKind, token: str | None, ttl: int) -> User | None:
@@ -268,5 +344,5 @@ class Auth:
     def _dummy(self) -> bytes:
         """Return a bcrypt hash at the configured cost, made on first use."""
         if self._dummy_hash is None:
-            self._dummy_hash = _hash_password(_generate_uuid())
+            self._dummy_hash = self._hash(_generate_uuid()).encode("ascii")
         return self._dummy_hash

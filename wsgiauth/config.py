@@ -1,10 +1,8 @@
 """Settings read from ``WSGIAUTH_*`` environment variables.
 
-``load()`` reads them all once, checks them, and returns a ``Settings``; a
-bad value raises ``ValueError`` naming the variable, so ``serve.py`` can
-refuse to start with a clear message. The bcrypt cost is read on every use
-instead (``bcrypt_rounds()``), because the seed's ``_hash_password`` is a
-plain function with no settings to hand.
+``load()`` reads them all, checks them, and returns a ``Settings``: the one
+source of every setting. A bad value raises ``ValueError`` naming the
+variable, so ``serve.py`` can refuse to start with a clear message.
 """
 
 import os
@@ -21,6 +19,8 @@ class Settings:
     """Everything that can be configured, with the defaults of development mode."""
 
     mode: str = "development"
+    # bcrypt's cost factor: 2**12 rounds take about a quarter of a second.
+    bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
     # An absolute lifetime, whatever the activity: OWASP's session cheat
     # sheet suggests hours to days for a low-risk service.
     session_ttl: int = 14 * 24 * 3600
@@ -71,6 +71,7 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
     min_length_default = 8 if mode == "production" else 1
     return Settings(
         mode=mode,
+        bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS, 4, 31),
         session_ttl=_integer(env, "SESSION_TTL", Settings.session_ttl, 1, year),
         reset_token_ttl=_integer(env, "RESET_TOKEN_TTL", Settings.reset_token_ttl, 1, day),
         login_failure_limit=_integer(
@@ -95,8 +96,3 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
 def database_url() -> str:
     """Return the SQLAlchemy URL of the database (a SQLite file by default)."""
     return os.environ.get("WSGIAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL
-
-
-def bcrypt_rounds() -> int:
-    """Return the bcrypt cost factor, checked against bcrypt's range 4..31."""
-    return _integer(os.environ, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS, 4, 31)

@@ -101,24 +101,33 @@ class DB:
             session.execute(update(User).where(User.id == user.id).values(**attributes))
 
     def set_token(
-        self, user_id: int, kind: TokenKind, digest: str | None, issued_at: float | None
-    ) -> None:
+        self,
+        user_id: int,
+        kind: TokenKind,
+        digest: str | None,
+        issued_at: float | None,
+        *,
+        if_password: str | None = None,
+    ) -> bool:
         """Store a user's session or reset-token digest with its time, or clear both.
 
-        Raises ``NoResultFound`` when there is no such user.
+        With ``if_password``, only if the user's password hash is still that
+        one, checked in the same ``UPDATE``. Returns whether a row changed:
+        ``False`` for no such user or a password changed meanwhile.
         """
         column, time_column = _TOKEN_COLUMNS[kind]
+        statement = update(User).where(User.id == user_id).values({column.key: digest})
+        if if_password is not None:
+            statement = statement.where(User.hashed_password == if_password)
         with self._sessions.begin() as session:
-            changed = session.execute(
-                update(User).where(User.id == user_id).values({column.key: digest})
-            )
-            if changed.rowcount == 0:  # type: ignore[attr-defined]
-                raise NoResultFound(f"No user with id {user_id}")
+            if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
+                return False
             # The update above locks the user's row, so two logins of one
             # user cannot both find no times row and both insert one.
             times = session.get(TokenTimes, user_id) or TokenTimes(user_id=user_id)
             setattr(times, time_column.key, issued_at)
             session.add(times)
+        return True
 
     def find_user_by_token(self, kind: TokenKind, digest: str) -> tuple[User, float | None]:
         """Return the user holding this token digest, and when it was issued.

@@ -1,4 +1,4 @@
-"""HTTP by hand: pure parsers, the HTTP errors, and the Set-Cookie builder.
+"""HTTP by hand: responses, the HTTP errors, pure parsers, and Set-Cookie.
 
 Nothing here knows about WSGI: every function takes ``str`` or ``bytes`` and
 returns plain Python values, so each can be read and tested on its own. The
@@ -6,10 +6,49 @@ parsers return ordered ``(name, value)`` pairs; which duplicate wins is a
 policy applied afterwards, in one place (``first_values``).
 """
 
+import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
+
+# --- responses --------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    """A status code, headers and a body: everything an answer is made of."""
+
+    code: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def status_line(self) -> str:
+        """Return the status as WSGI wants it, such as ``"404 Not Found"``."""
+        return status_line(self.code)
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """Return the headers to send, with ``Content-Length`` worked out.
+
+        RFC 9110 §8.6: a 204 has no content and no ``Content-Length``.
+        """
+        if self.code == 204:
+            return list(self.headers)
+        return [*self.headers, ("Content-Length", str(len(self.body)))]
+
+
+def json_response(
+    payload: dict[str, str], code: int = 200, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    """Return ``payload`` as a JSON response.
+
+    The body ends with a newline, as Flask's ``jsonify`` does, so that in a
+    terminal the prompt after ``curl`` starts on a line of its own.
+    """
+    body = json.dumps(payload).encode("utf-8") + b"\n"
+    return Response(code, body, [("Content-Type", "application/json"), *headers])
+
 
 # --- statuses and errors ----------------------------------------------------
 
@@ -47,10 +86,23 @@ class BadRequest(HTTPError):
 
 
 class Unauthorized(HTTPError):
-    """401: the email and password do not match."""
+    """401: the email and password do not match.
+
+    RFC 9110 §15.5.2: "The server generating a 401 response MUST send a
+    WWW-Authenticate header field containing at least one challenge
+    applicable to the target resource." No registered scheme describes a
+    login form, so the challenge is the ``Cookie`` scheme of the expired
+    draft draft-broyer-http-cookie-auth: it names the form to post to and
+    the cookie that comes back.
+    """
 
     code = 401
     message = "wrong email or password"
+    challenge = 'Cookie realm="wsgiauth", form-action="/sessions", cookie-name="session_id"'
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Return the ``WWW-Authenticate`` challenge."""
+        return [("WWW-Authenticate", self.challenge)]
 
 
 class Forbidden(HTTPError):
@@ -109,36 +161,6 @@ class UnsupportedMediaType(HTTPError):
 
     code = 415
     message = "send the body as application/x-www-form-urlencoded or multipart/form-data"
-
-
-# --- cross-site requests ----------------------------------------------------
-
-
-def is_cross_site(sec_fetch_site: str, origin: str, host: str) -> bool:
-    """Tell whether a browser marked the request as coming from another site.
-
-    Browsers send ``Sec-Fetch-Site`` (Fetch Metadata) and, on a POST, PUT or
-    DELETE, ``Origin``; curl and ``requests`` send neither, so they pass.
-    ``Origin: null`` (a sandboxed page, a redirect across sites) counts as
-    foreign. The origin's host and port must be the ``Host`` the request
-    came to; the scheme is not compared, since a TLS proxy may stand between.
-    """
-    if sec_fetch_site.strip().lower() == "cross-site":
-        return True
-    if not origin:
-        return False
-    _scheme, separator, authority = origin.strip().lower().partition("://")
-    if not separator:
-        return True
-    return _without_default_port(authority) != _without_default_port(host.strip().lower())
-
-
-def _without_default_port(authority: str) -> str:
-    """Drop ``:80`` or ``:443``: browsers leave the default port out of ``Origin``."""
-    for port in (":80", ":443"):
-        if authority.endswith(port):
-            return authority[: -len(port)]
-    return authority
 
 
 # --- forms and query strings ------------------------------------------------

@@ -2,39 +2,140 @@
 
 Plain ``smtplib`` to the relay named by ``WSGIAUTH_SMTP_HOST`` and
 ``WSGIAUTH_SMTP_PORT``: a local MTA (Postfix, an SMTP sidecar) that takes
-over delivery, TLS and retries.
+over delivery, TLS and retries. Mail is sent by an ``Outbox``, on a thread of
+its own, so that no answer waits on SMTP.
 """
 
+import logging
+import queue
 import smtplib
+import threading
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from wsgiauth.config import Settings
 
-# How long to wait for the relay before giving up on one message.
-SMTP_TIMEOUT_SECONDS = 30
+log = logging.getLogger(__name__)
+
+# How long to wait for the relay before giving up on one message. A local
+# relay answers in milliseconds; one that hangs must not hold the outbox.
+SMTP_TIMEOUT_SECONDS = 5
+# How many mails may wait to be sent. Past that, new ones are dropped (and
+# logged) rather than let a flood of requests grow the memory without end.
+OUTBOX_SIZE = 1000
 
 
 def reset_message(settings: Settings, to: str, token: str) -> EmailMessage:
     """Write the email that carries a reset token."""
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = to
-    message["Subject"] = "Your password reset token"
     minutes = settings.reset_token_ttl // 60
-    message.set_content(
+    return _message(
+        settings,
+        to,
+        "Your password reset token",
         "Someone, probably you, asked to reset the password of this account.\n\n"
         f"Your reset token: {token}\n\n"
         f"It works once, within {minutes} minutes. Send it to PUT /reset_password\n"
-        "with your email and a new password. If you did not ask, ignore this email.\n"
+        "with your email and a new password. If you did not ask, ignore this email.\n",
     )
+
+
+def no_account_message(settings: Settings, to: str) -> EmailMessage:
+    """Write the email for a reset asked for an address that has no account.
+
+    OWASP's Forgot Password cheat sheet allows telling the mailbox itself:
+    only its owner reads it, and sending it costs what a token mail costs.
+    """
+    return _message(
+        settings,
+        to,
+        "Your password reset request",
+        "Someone, probably you, asked to reset the password of an account with\n"
+        "this email address, but there is no account with it. If you did not ask,\n"
+        "ignore this email.\n",
+    )
+
+
+def _message(settings: Settings, to: str, subject: str, text: str) -> EmailMessage:
+    """Write a plain-text email from the configured sender."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
     return message
 
 
 def send(settings: Settings, message: EmailMessage) -> None:
     """Hand ``message`` to the SMTP relay, for its one recipient."""
-    # The loose email rule lets "a@x.com,b@y.com" be an account's email;
     # send_message would mail every address in To. Exactly one mailbox, or
     # ValueError (logged by the caller) and nothing is sent.
     (recipient,) = message["To"].addresses
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
         smtp.send_message(message, to_addrs=[recipient.addr_spec])
+
+
+class Outbox:
+    """Mails waiting to be written and sent, in order, by one thread.
+
+    A job is a function that writes the mail (it may look things up in the
+    database, which the request then need not wait for). ``post`` never
+    blocks: when the outbox is full, the job is dropped and logged.
+    """
+
+    def __init__(self, settings: Settings, size: int = OUTBOX_SIZE) -> None:
+        """Start the thread that sends mail through the settings' relay."""
+        self.settings = settings
+        self._jobs: queue.Queue[Callable[[], EmailMessage]] = queue.Queue(maxsize=size)
+        self._closing = threading.Event()
+        self._deadline = float("inf")
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name="wsgiauth-mail", daemon=True)
+        self._thread.start()
+
+    def post(self, job: Callable[[], EmailMessage]) -> bool:
+        """Queue a mail to write and send; return ``False`` if it was dropped."""
+        if self._closing.is_set():
+            return False
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            log.warning("the outbox is full: a mail was dropped")
+            return False
+        return True
+
+    def close(self, timeout: float = 3.0) -> int:
+        """Send what is queued for up to ``timeout`` seconds, drop the rest, stop.
+
+        Returns how many mails were dropped; each is logged, never its content.
+        """
+        self._deadline = time.monotonic() + timeout
+        self._closing.set()
+        self._thread.join(timeout + SMTP_TIMEOUT_SECONDS + 1)
+        while True:
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            self._dropped += 1
+        if self._dropped:
+            log.warning("stopping: %d queued mails dropped", self._dropped)
+        return self._dropped
+
+    def _run(self) -> None:
+        """Write and send each job in turn until closed and empty, or past the deadline."""
+        while True:
+            try:
+                job = self._jobs.get(timeout=0.1)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return
+                continue
+            if time.monotonic() > self._deadline:
+                self._dropped += 1  # close() counts the rest
+                return
+            try:
+                send(self.settings, job())
+            except Exception:
+                # Any failure, the database's included: logged, never lost.
+                log.exception("could not send a mail")

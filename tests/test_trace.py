@@ -1,0 +1,140 @@
+"""``serve.py --trace``: each request's headers, route, SQL and answer, secrets masked.
+
+The masking functions are tested on their own with tables; then a real
+``serve.py --trace`` is watched while a client registers, logs in, reads
+its profile, asks for a reset token and uses it: every step must show up,
+and no password, session id or reset token may appear anywhere in the log.
+"""
+
+import re
+
+import pytest
+import requests
+from conftest import Server
+
+from wsgiauth.trace import (
+    HIDDEN,
+    mask_cookie_header,
+    mask_query,
+    mask_set_cookie,
+    request_lines,
+    response_lines,
+)
+
+TIMEOUT = 10
+SESSION = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
+
+
+@pytest.mark.parametrize(
+    ("header", "masked"),
+    [
+        (f"session_id={SESSION}", f"session_id={HIDDEN}"),
+        (f"theme=dark; session_id={SESSION}", f"theme=dark; session_id={HIDDEN}"),
+        (f"session_id={SESSION}; session_id=x", f"session_id={HIDDEN}; session_id={HIDDEN}"),
+        # waitress joins two Cookie headers with ", ".
+        (f"theme=dark, session_id={SESSION}", f"theme=dark, session_id={HIDDEN}"),
+        ("theme=dark", "theme=dark"),
+        ("", ""),
+    ],
+)
+def test_mask_cookie_header(header: str, masked: str) -> None:
+    assert mask_cookie_header(header) == masked
+
+
+@pytest.mark.parametrize(
+    ("header", "masked"),
+    [
+        (
+            f"session_id={SESSION}; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax",
+            f"session_id={HIDDEN}; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax",
+        ),
+        ("session_id=; Max-Age=0; Path=/", f"session_id={HIDDEN}; Max-Age=0; Path=/"),
+        (f"session_id={SESSION}", f"session_id={HIDDEN}"),
+    ],
+)
+def test_mask_set_cookie(header: str, masked: str) -> None:
+    assert mask_set_cookie(header) == masked
+
+
+@pytest.mark.parametrize(
+    ("query", "masked"),
+    [
+        ("password=hunter2&email=a@b", f"password={HIDDEN}&email=a@b"),
+        ("reset_token=abc&new_password=x", f"reset_token={HIDDEN}&new_password={HIDDEN}"),
+        ("session_id=1&a", f"session_id={HIDDEN}&a"),
+        ("page=2", "page=2"),
+    ],
+)
+def test_mask_query(query: str, masked: str) -> None:
+    assert mask_query(query) == masked
+
+
+def test_request_lines_rebuild_the_request_from_environ() -> None:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/profile\n/forged",
+        "QUERY_STRING": "password=hunter2",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1:5000",
+        "HTTP_COOKIE": f"session_id={SESSION}",
+        "HTTP_AUTHORIZATION": "Basic Ym9iOnB3",
+        "CONTENT_TYPE": "",
+        "wsgi.input": None,
+    }
+    assert request_lines(environ) == [
+        rf"GET /profile\n/forged?password={HIDDEN} HTTP/1.1",
+        "Host: 127.0.0.1:5000",
+        f"Cookie: session_id={HIDDEN}",
+        f"Authorization: {HIDDEN}",
+    ]
+
+
+def test_response_lines_hide_the_cookie_value() -> None:
+    headers = [("Content-Type", "application/json"), ("Set-Cookie", f"session_id={SESSION}")]
+    assert response_lines("200 OK", headers) == [
+        "HTTP/1.1 200 OK",
+        "Content-Type: application/json",
+        f"Set-Cookie: session_id={HIDDEN}",
+    ]
+
+
+def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
+    password, new_password = "S3cret-Pa55word", "An0ther-S3cret"
+    with Server(db_url, "--trace") as server:
+        url = server.url
+        form = {"email": "bob@me.com", "password": password}
+        assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        login = requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+        session_id = login.cookies["session_id"]
+        cookies = {"session_id": session_id, "theme": "dark"}
+        assert requests.get(f"{url}/profile", cookies=cookies, timeout=TIMEOUT).status_code == 200
+        reset = requests.post(f"{url}/reset_password", data={"email": "bob@me.com"}, timeout=10)
+        token = reset.json()["reset_token"]
+        form = {"email": "bob@me.com", "reset_token": token, "new_password": new_password}
+        assert requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT).status_code == 200
+        log = server.stop()
+    for secret in (password, new_password, session_id, token):
+        assert secret not in log
+    # The login, as a learner sees it: request, route, SQL, answer.
+    block = log[log.index("> POST /sessions HTTP/1.1") :]
+    block = block[: block.index("< Set-Cookie")]
+    assert "> Content-Type: application/x-www-form-urlencoded" in block
+    assert "route: POST /sessions -> wsgiauth.app.login" in block
+    assert re.search(r"sql: UPDATE throttles SET", block)
+    assert re.search(r"sql: SELECT users\.id, users\.email", block)
+    assert re.search(r"sql: UPDATE users SET session_id=", block)
+    assert "< HTTP/1.1 200 OK" in block
+    assert f"< Set-Cookie: session_id={HIDDEN}; Max-Age=1209600; Path=/; HttpOnly" in log
+    assert f"> Cookie: session_id={HIDDEN}; theme=dark" in log
+    assert "route: PUT /reset_password -> wsgiauth.app.update_password" in log
+
+
+def test_serve_trace_is_refused_in_production(db_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("WSGIAUTH_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("WSGIAUTH_MAIL_FROM", "a@b.c")
+    with pytest.raises(RuntimeError, match="did not start") as refused:
+        Server(db_url, "--production", "--trace")
+    message = str(refused.value)
+    assert "--trace" in message
+    assert "development mode only" in message
+    assert "Traceback" not in message
