@@ -17,6 +17,7 @@ behind the logins: that wait is what this measures.
 import http.client
 import threading
 import time
+import uuid
 
 from load import Load, LoadGenerator, Sample, Window, percentile
 from server import Server
@@ -87,3 +88,21 @@ def measure(
         "flood_statuses": flood[0].statuses if flood else {},
         "flood_socket_errors": flood[0].socket_errors if flood else 0,
     }
+
+
+def scenario(
+    generator: LoadGenerator, server: Server, session_id: str, clients: list[int], seconds: float
+) -> list[dict]:
+    """Measure GET /profile at rest, then under each number of flooding clients, in turn."""
+    nonce = uuid.uuid4().hex[:8]  # fresh emails in every run of the benchmark
+    steps = []
+    for count in [0, *clients]:
+        step = measure(generator, server, session_id, count, seconds, nonce)
+        steps.append(step)
+        print(
+            f"  {count or 'no':>3} clients flooding: GET /profile p50 {step['p50_ms']:7.1f} ms, "
+            f"p99 {step['p99_ms']:7.1f} ms ({step['probes']} probes); "
+            f"the flood got {step['flood_statuses'] or '-'}",
+            flush=True,
+        )
+    return steps

@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,6 +237,33 @@ class LoadGenerator:
             "p50_us": round(percentile(latencies, 50) * 1e6),
             "p99_us": round(percentile(latencies, 99) * 1e6),
         }
+
+
+def interleave(runs: list[Callable[[int], Sample]], rounds: int) -> list[Sample]:
+    """Do every run once per round, each round starting one further on.
+
+    Taking turns puts the things compared side by side in time, so that a
+    ratio is not skewed by the machine being busier in one half of the run.
+    """
+    samples = []
+    for rnd in range(rounds):
+        shift = rnd % len(runs)
+        for run in runs[shift:] + runs[:shift]:
+            sample = run(rnd)
+            samples.append(sample)
+            print(f"  round {rnd + 1}  {progress(sample)}", flush=True)
+    return samples
+
+
+def progress(sample: Sample) -> str:
+    """Return one line about a run, as it finishes."""
+    line = f"{sample.what:<38}{sample.rate:8.1f}/s"
+    if sample.p99_ms is not None:
+        line += f"  p99 {sample.p99_ms:7.1f} ms"
+    line += f"  CPU {sample.cpu_ms or 0:6.2f} ms/req  others {sample.others or 0:4.0%}"
+    if sample.failed:
+        line += f"  !! {sample.failed} failed: {sample.statuses}"
+    return line
 
 
 def percentile(ordered: list[float], percent: float) -> float:

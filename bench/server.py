@@ -1,5 +1,6 @@
 """A server under test: ``serve.py`` or ``bench/hello.py`` in its own process, on a free port."""
 
+import os
 import re
 import signal
 import subprocess
@@ -23,6 +24,21 @@ class Server:
         self.log_path = workdir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+
+    @classmethod
+    def hello(cls, workdir: Path) -> "Server":
+        """Return the hello ceiling, ``bench/hello.py``."""
+        return cls("hello", ROOT / "bench" / "hello.py", dict(os.environ), workdir)
+
+    @classmethod
+    def wsgiauth(cls, database: str, bcrypt_cost: int, workdir: Path) -> "Server":
+        """Return ``serve.py`` on the SQLite file ``workdir/<database>.sqlite``."""
+        env = os.environ | {
+            "WSGIAUTH_DATABASE_URL": f"sqlite:///{workdir}/{database}.sqlite",
+            "WSGIAUTH_BCRYPT_ROUNDS": str(bcrypt_cost),
+            "WSGIAUTH_MODE": "development",
+        }
+        return cls(f"serve_{database}", ROOT / "serve.py", env, workdir)
 
     def start(self, threads: int) -> None:
         """Start the process on any free port of 127.0.0.1."""
