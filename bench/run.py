@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark wsgiauth under waitress, next to the two ceilings it cannot beat.
 
-``python3 bench/run.py`` (about 6 minutes on 2 cores) or ``--quick`` (about
+``python3 bench/run.py`` (about 6 minutes on 2 cores, estimated) or ``--quick`` (about
 a minute). Read top to bottom, ``main`` is the whole benchmark:
 
 1. one SQLite database per user count, in bulk (``data.py``);
