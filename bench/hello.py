@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""The ceiling: a bare WSGI "hello" app, served exactly as ``serve.py`` serves wsgiauth.
+"""The ceiling: a bare WSGI "hello" app on serve.py's waitress settings, and nothing more.
 
 ``python3 bench/hello.py [--host H] [--port P] [--threads N]`` takes
 ``serve.py``'s own command line (``serve.parse_args``) and starts waitress
-with the same ``create_server`` arguments (``serve.server_options``), the
-same logging set-up (with serve.py's filter on waitress's "Task queue
-depth" warning) and the same SIGTERM handling. Only the application
-differs: it answers every request with a short JSON body and does nothing
-else: no routing, no database, no access log. Whatever wsgiauth costs on
-top of this is ours (or SQLite's); this much is waitress's and Python's.
+with the same ``create_server`` arguments (``serve.server_options``): the
+same threads, the same limits. Everything else serve.py adds is left out on
+purpose, its logging included: no access log, no log handler at all
+(``logging.disable``), so not even waitress's "Task queue depth" warnings
+are formatted. The app answers every request with a short JSON body and does
+nothing else. Whatever wsgiauth costs on top of this counts against it:
+routing, the database, and the access log too.
 """
 
 import logging
@@ -38,14 +39,11 @@ def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterab
 def main(argv: list[str] | None = None) -> int:
     """Serve ``hello`` with serve.py's waitress settings until SIGTERM or Ctrl-C."""
     args = serve.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("waitress.queue").addFilter(
-        serve.EveryFewSeconds(serve.QUEUE_WARNING_INTERVAL_SECONDS)
-    )
+    logging.disable(logging.CRITICAL)  # no logging at all: that is the service's cost
     server = create_server(hello, **serve.server_options(args))
     signal.signal(signal.SIGTERM, serve.stop)
-    server.print_listen("Serving on http://{}:{}")
-    sys.stdout.flush()
+    # waitress's own print_listen() goes through logging, so say it here.
+    print(f"Serving on http://{server.effective_host}:{server.effective_port}", flush=True)
     server.run()
     return 0
 
