@@ -19,11 +19,11 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
+from conftest import Server
 from openapi_spec_validator import validate
 from schemathesis.config import SchemathesisConfig
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from tests.conftest import Server
 from wsgiauth.app import OPENAPI_DOCUMENT, ROUTES
 from wsgiauth.routing import Router
 
