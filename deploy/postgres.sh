@@ -6,6 +6,7 @@
 #                                         127.0.0.1:PORT (default: a free port), and
 #                                         print its SQLAlchemy URL on stdout
 #   deploy/postgres.sh stop DIR           stop it, if it runs (DIR can then be deleted)
+#   deploy/postgres.sh resume DIR         start a stopped one again, same data, same port
 #   deploy/postgres.sh check              exit 0 if PostgreSQL can be started here,
 #                                         else say what is missing and exit 3
 #
@@ -84,14 +85,29 @@ start() {
     fi
     "${as_postgres[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    # For resume: the clients know the server by its port.
+    echo "$port" >"$dir/port"
+    run_server "$dir"
+    "${as_postgres[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres wsgiauth ||
+        { stop "$dir"; die "createdb failed"; }
+    echo "postgresql+psycopg://postgres@127.0.0.1:$port/wsgiauth"
+}
+
+# Start the cluster in DIR on the port it was created for.
+run_server() {
+    local dir=$1 port
+    port=$(cat "$dir/port")
     # -w: wait until it accepts connections. Only 127.0.0.1, and the Unix
     # socket in DIR rather than /var/run/postgresql.
     "${as_postgres[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" start >/dev/null ||
         { tail -n 20 "$dir/server.log" >&2; die "the server did not start on port $port"; }
-    "${as_postgres[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres wsgiauth ||
-        { stop "$dir"; die "createdb failed"; }
-    echo "postgresql+psycopg://postgres@127.0.0.1:$port/wsgiauth"
+}
+
+resume() {
+    local dir=${1:?}
+    [[ -f $dir/port ]] || die "$dir holds no cluster made by 'postgres.sh start'"
+    run_server "$(cd "$dir" && pwd)"
 }
 
 stop() {
@@ -103,7 +119,7 @@ stop() {
 }
 
 case "${1:-} $#" in
-"start 2" | "start 3" | "stop 2" | "check 1") ;;
+"start 2" | "start 3" | "stop 2" | "resume 2" | "check 1") ;;
 *) usage ;;
 esac
 find_bindir
@@ -111,4 +127,5 @@ find_user
 case $1 in
 start) start "$2" "${3:-}" ;;
 stop) stop "$2" ;;
+resume) resume "$2" ;;
 esac

@@ -121,6 +121,25 @@ wait_for_port() {
     return 1
 }
 
+# Wait until serve.py on 127.0.0.1:$1 answers GET /health with 200, that
+# is, until it reaches the database; give up (1) if process $2 ends first or
+# after 30 s. (No proxy: the request must go straight to the port.)
+wait_healthy() {
+    local tries
+    for ((tries = 0; tries < 300; tries++)); do
+        if "$python" -c '
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+opener.open(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5)
+' "$1" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
 # --- PostgreSQL --------------------------------------------------------------------
 
 say "starting PostgreSQL"
@@ -149,7 +168,7 @@ for number in 1 2; do
         kill -0 "${app_pids[-1]}" 2>/dev/null || break
         sleep 0.1
     done
-    if [[ -z $port ]]; then
+    if [[ -z $port ]] || ! wait_healthy "$port" "${app_pids[-1]}"; then
         say "serve.py number $number did not start"
         show "$log"
         exit 1

@@ -24,6 +24,7 @@ import socket
 import string
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -520,3 +521,79 @@ def test_run_sh_starts_everything_and_ctrl_c_stops_everything(
     assert not [port for port in ports if accepts(port)], log
     for directory in re.findall(r"(/\S+/wsgiauth-deploy[\w.-]*)", log):
         assert not Path(directory).exists(), directory
+
+
+# --- 4. GET /health, as PostgreSQL stops and starts ---------------------------------------
+
+
+def health(url: str) -> tuple[int, dict[str, str]]:
+    """Ask ``url``'s GET /health; return the status and the JSON body."""
+    answer = requests.get(f"{url}/health", timeout=TIMEOUT)
+    assert answer.headers["Content-Type"] == seed.JSON
+    return answer.status_code, answer.json()
+
+
+def test_health_is_200_while_the_database_answers(db_url: str) -> None:
+    with Server(db_url) as server:
+        assert health(server.url) == (200, {"status": "ok"})
+        assert requests.head(f"{server.url}/health", timeout=TIMEOUT).status_code == 200
+        assert "Traceback" not in server.stop()
+
+
+@contextlib.contextmanager
+def own_postgres() -> Iterator[tuple[str, Callable[[str], None]]]:
+    """A PostgreSQL of this test's own, which it may stop and start.
+
+    Yields its URL and ``control("stop" | "resume")``. Not the session's
+    shared server: the other tests need that one running.
+    """
+    script = DEPLOY / "postgres.sh"
+    check = subprocess.run([script, "check"], capture_output=True, text=True, timeout=30)
+    if check.returncode != 0:
+        unavailable(f"PostgreSQL cannot be started here: {check.stderr.strip()}")
+    # As in conftest's postgres fixture: a directory the postgres user can enter.
+    directory = tempfile.mkdtemp(prefix="wsgiauth-test-pg-health-")
+
+    def control(command: str) -> None:
+        done = subprocess.run(
+            [script, command, directory], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+
+    try:
+        started = subprocess.run(
+            [script, "start", directory], capture_output=True, text=True, timeout=120
+        )
+        assert started.returncode == 0, started.stderr
+        yield started.stdout.strip(), control
+    finally:
+        subprocess.run([script, "stop", directory], capture_output=True, timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_health_goes_200_503_200_as_postgresql_stops_and_starts() -> None:
+    form = {"email": "health@example.com", "password": "pw"}
+    with own_postgres() as (url, control), Server(url) as server:
+        assert health(server.url) == (200, {"status": "ok"})
+        assert requests.post(f"{server.url}/users", data=form, timeout=TIMEOUT).status_code == 200
+
+        control("stop")
+        assert health(server.url) == (
+            503,
+            {"status": "unavailable", "message": "the database does not answer"},
+        )
+        control("resume")
+        assert health(server.url) == (200, {"status": "ok"})
+
+        # Stopped and started with no request in between: the pool holds
+        # connections the old server closed. The first check after the
+        # restart must already say 200, and the service must go on working.
+        control("stop")
+        control("resume")
+        assert health(server.url) == (200, {"status": "ok"})
+        logged_in = requests.post(f"{server.url}/sessions", data=form, timeout=TIMEOUT)
+        assert logged_in.status_code == 200  # the user survived the restarts
+
+        log = server.stop()
+    assert "the database does not answer" in log
+    assert "Traceback" not in log

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from email.message import EmailMessage
+from importlib.resources import files
 from typing import Any
 
 from wsgiauth.auth import (
@@ -66,6 +67,8 @@ SESSION_COOKIE = "session_id"
 ENDPOINT_KEY = "wsgiauth.endpoint"
 # The production answer to POST /reset_password, whatever the email.
 RESET_MAILED = "if this email has an account, a reset token has been sent to it"
+# The API described for machines (OpenAPI 3.1), written by hand, shipped in the package.
+OPENAPI_DOCUMENT = files("wsgiauth").joinpath("openapi.json").read_bytes()
 
 StartResponse = Callable[..., Any]
 
@@ -278,6 +281,22 @@ def update_password(app: WSGIApp, request: Request) -> Response:
     return json_response({"email": email, "message": "Password updated"})
 
 
+def health(app: WSGIApp, request: Request) -> Response:
+    """GET /health: 200 while the database answers, 503 when it does not.
+
+    For load balancers and orchestrators. The 503 body has both a status
+    for monitors and a message, so it also has the shape of every error.
+    """
+    if app.auth.database_answers():
+        return json_response({"status": "ok"})
+    return json_response({"status": "unavailable", "message": "the database does not answer"}, 503)
+
+
+def openapi(app: WSGIApp, request: Request) -> Response:
+    """GET /openapi.json: this API described for machines, in OpenAPI 3.1."""
+    return Response(200, OPENAPI_DOCUMENT, [("Content-Type", "application/json")])
+
+
 def current_user(app: WSGIApp, request: Request) -> User:
     """Return the user whose session cookie came with the request, or raise 403."""
     user = app.auth.get_user_from_session_id(request.cookies.get(SESSION_COOKIE))
@@ -306,6 +325,8 @@ ROUTES: list[Route[Endpoint]] = [
     Route(r"/sessions", {"POST": login, "DELETE": logout}),
     Route(r"/profile", {"GET": profile}),
     Route(r"/reset_password", {"POST": get_reset_password_token, "PUT": update_password}),
+    Route(r"/health", {"GET": health}),
+    Route(r"/openapi\.json", {"GET": openapi}),
 ]
 
 

@@ -165,6 +165,10 @@ class Auth:
         if len(password) < minimum:
             raise InvalidInput(f"password must be at least {minimum} characters")
 
+    def database_answers(self) -> bool:
+        """Tell whether the database answers a query now (for ``GET /health``)."""
+        return self._db.ping()
+
     # --- registration and login ---------------------------------------------
 
     def register_user(self, email: str, password: str) -> User:

@@ -9,14 +9,33 @@ to be safe: a token set with its time, a reset token used up at most once,
 a counter raised by many processes at once.
 """
 
+import logging
 from typing import Any, Literal
 
-from sqlalchemy import Engine, bindparam, case, create_engine, delete, event, select, update
-from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InvalidRequestError,
+    NoResultFound,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import sessionmaker
 
 from wsgiauth import config
 from wsgiauth.user import Base, Throttle, TokenTimes, User
+
+log = logging.getLogger(__name__)
 
 # How long a SQLite writer waits for another thread's write lock before
 # giving up with "database is locked".
@@ -192,6 +211,28 @@ class DB:
         """Forget the count under ``key``."""
         with self._sessions.begin() as session:
             session.execute(delete(Throttle).where(Throttle.key == key))
+
+    def ping(self) -> bool:
+        """Tell whether the database answers ``SELECT 1``; log why not when it does not.
+
+        A database that restarted has closed every pooled connection. The
+        first query on one of them fails, and SQLAlchemy then throws away
+        the whole pool (``connection_invalidated``); a second try gets a new
+        connection, so the first check after a restart already says 200.
+        """
+        for attempt in range(2):
+            try:
+                with self._engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                return True
+            except SQLAlchemyError as error:
+                stale = isinstance(error, DBAPIError) and error.connection_invalidated
+                if attempt == 0 and stale:
+                    continue
+                # hide_parameters is set: the message holds no secret.
+                log.warning("the database does not answer: %s", error)
+                return False
+        return False  # two stale connections in a row: say so on the next check
 
     def dispose(self) -> None:
         """Close every pooled connection (for a clean shutdown or a test)."""
