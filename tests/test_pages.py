@@ -314,6 +314,12 @@ def test_the_style_is_allowed_by_its_hash_and_nothing_else_is(app):
     assert not re.search(r"<(script|img|link|iframe)\b|\bsrc=|style=", browse(app, "GET", "/").text)
 
 
+def test_pages_send_the_origin_and_never_a_url_as_referer(app):
+    # strict-origin, not no-referrer: see PAGE_HEADERS in middleware.py.
+    res = browse(app, "GET", "/reset_password?email=a%40b.c&reset_token=t")
+    assert page_of(res, 200) and res.headers["Referrer-Policy"] == "strict-origin"
+
+
 def test_head_of_a_page_has_no_body(app):
     get, head = browse(app, "GET", "/"), browse(app, "HEAD", "/")
     assert head.body == b""

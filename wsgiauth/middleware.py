@@ -26,12 +26,20 @@ WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]
 COMMON_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
 
 # Headers on every HTML page, for the browser to enforce. The policy is in
-# pages.py, beside the style sheet whose hash it names. no-referrer: the
-# new-password page's URL can hold a reset token (the mailed link), which a
-# Referer header must never carry to another site, not even its origin.
+# pages.py, beside the style sheet whose hash it names.
+#
+# Referrer-Policy: the new-password page's URL can hold a reset token (the
+# mailed link), which no Referer header may carry anywhere, not to another
+# site, nor to a log of ours (nginx's "combined" log format keeps Referer).
+# strict-origin sends the origin alone, never a path or a query, and
+# nothing from https to http. Not no-referrer, which would do the same:
+# under no-referrer the Fetch standard has the browser send "Origin: null"
+# with every form POST ("append a request Origin header"), even to the
+# page's own origin, and refuse_cross_site rightly refuses Origin: null.
+# tests/test_browser.py sees both in Chromium.
 PAGE_HEADERS = [
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "strict-origin"),
 ]
 
 # RFC 9110 §9.2.1: the methods that change something, and so must not be

@@ -139,9 +139,7 @@ def home(email: str = "", problem: str = "") -> str:
     )
     return document(
         "Welcome",
-        f"<h2>Create an account</h2>\n{problem}{register}"
-        f"<h2>Log in</h2>\n{login_form()}"
-        '<p><a href="/reset_password">Forgot your password?</a></p>\n',
+        f"<h2>Create an account</h2>\n{problem}{register}<h2>Log in</h2>\n{login_form()}",
     )
 
 
@@ -149,9 +147,7 @@ def log_in(email: str = "", message: str = "") -> str:
     """GET /sessions and every failed login: the login form, after ``message``."""
     return document(
         "Log in",
-        f"{message}{login_form(email)}"
-        '<p>No account yet? <a href="/">Create one</a>. '
-        '<a href="/reset_password">Forgot your password?</a></p>\n',
+        f'{message}{login_form(email)}<p>No account yet? <a href="/">Create one</a>.</p>\n',
     )
 
 
