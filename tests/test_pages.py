@@ -11,6 +11,7 @@ tests/test_browser.py does the same in a real Chromium.
 """
 
 import base64
+import doctest
 import hashlib
 import re
 import uuid
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 import pytest
 import webtest
 from aiosmtpd.controller import Controller
+from conftest import ROOT
 from test_production import Mailbox, free_port
 
 from wsgiauth import config
@@ -649,3 +651,10 @@ def make_app(db):
         return webtest.TestApp(create_app(Auth(db, settings=settings)), lint=True)
 
     return make
+
+
+def test_the_walkthrough_chapter_on_browsers_runs():
+    # docs/walkthrough-browser.md is a doctest; it joins docs/walkthrough.md.
+    chapter = ROOT / "docs" / "walkthrough-browser.md"
+    failed, attempted = doctest.testfile(str(chapter), module_relative=False)
+    assert (failed, attempted > 20) == (0, True)
