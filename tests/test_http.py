@@ -19,14 +19,17 @@ from wsgiauth.http import (
     Response,
     Unauthorized,
     UnsupportedMediaType,
+    best_match,
     first_values,
     json_response,
+    parse_accept,
     parse_cookie,
     parse_header_value,
     parse_multipart,
     parse_urlencoded,
     set_cookie,
     status_line,
+    weight_of,
 )
 
 # Text without lone surrogates: everything a client can encode as UTF-8.
@@ -836,3 +839,110 @@ def test_method_not_allowed(allowed: list[str], message: str, allow: str) -> Non
     assert error.headers() == [("Allow", allow)]
     # headers() can be asked twice: the iterator was consumed once, into a list.
     assert error.headers() == [("Allow", allow)]
+
+
+# --- content negotiation: parse_accept, weight_of, best_match ---------------
+
+CHROME = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+OFFERS = ["application/json", "text/html"]
+
+ACCEPT = [
+    ("", []),
+    ("*/*", [("*/*", 1000)]),
+    ("text/html", [("text/html", 1000)]),
+    ("TEXT/HTML ; Q=0.5", [("text/html", 500)]),
+    ("text/html;q=0.8,application/json", [("text/html", 800), ("application/json", 1000)]),
+    # Three decimals at most, "1." and "0" are weights; the rest is dropped.
+    ("a/b;q=0.125, c/d;q=1., e/f;q=0", [("a/b", 125), ("c/d", 1000), ("e/f", 0)]),
+    ("a/b;q=0.1234, c/d;q=1.5, e/f;q=high, g/h;q=, i/j;q=-1", []),
+    # Only the first q counts; other parameters are not kept.
+    ("text/html;level=1;q=0.3;q=0.9", [("text/html", 300)]),
+    # Not type/subtype: skipped, and the good ones around them are kept.
+    ("html, */html, /, text/, ,;q=1, text/html", [("text/html", 1000)]),
+    ("text/*;q=0.2, application/*", [("text/*", 200), ("application/*", 1000)]),
+]
+
+
+@pytest.mark.parametrize(("header", "expected"), ACCEPT)
+def test_parse_accept(header: str, expected: list[tuple[str, int]]) -> None:
+    assert parse_accept(header) == expected
+
+
+WEIGHTS = [
+    # The most specific range wins, whatever the order (RFC 9110 §12.5.1).
+    ("text/*;q=0.3, text/html;q=0.7, */*;q=0.5", "text/html", 700),
+    ("*/*;q=0.5, text/*;q=0.3", "text/html", 300),
+    ("*/*;q=0.5, text/*;q=0.3", "application/json", 500),
+    # Of two equally specific ranges, the first.
+    ("text/html;q=0.2, text/html;q=0.9", "text/html", 200),
+    # No range matches: not acceptable.
+    ("image/png", "text/html", 0),
+    ("", "text/html", 0),
+]
+
+
+@pytest.mark.parametrize(("header", "media_type", "weight"), WEIGHTS)
+def test_weight_of(header: str, media_type: str, weight: int) -> None:
+    assert weight_of(media_type, parse_accept(header)) == weight
+
+
+NEGOTIATION = [
+    # Browsers navigating to a page: HTML.
+    pytest.param(CHROME, "text/html", id="chromium"),
+    pytest.param(FIREFOX, "text/html", id="firefox"),
+    pytest.param("text/html", "text/html", id="text/html"),
+    pytest.param("text/*", "text/html", id="text/*"),
+    pytest.param("text/html;q=0.5, application/json;q=0.4", "text/html", id="html-weighs-more"),
+    # Everyone else: JSON. curl and requests send */*; some send nothing.
+    pytest.param("*/*", "application/json", id="curl-and-requests"),
+    pytest.param("", "application/json", id="no-accept"),
+    pytest.param("   ", "application/json", id="blank"),
+    pytest.param("application/json", "application/json", id="application/json"),
+    pytest.param("application/json, text/html", "application/json", id="tie-json-first"),
+    pytest.param("text/html, application/json", "application/json", id="tie-either-order"),
+    pytest.param("text/html;q=0.5, */*;q=0.5", "application/json", id="tie-through-*/*"),
+    pytest.param("text/html;q=0", "application/json", id="html-refused"),
+    pytest.param("image/png", "application/json", id="neither-acceptable"),
+    pytest.param("text/html;q=2", "application/json", id="malformed-q"),
+    pytest.param("text/html;q=high, */*", "application/json", id="malformed-q-skipped"),
+    pytest.param("nonsense", "application/json", id="malformed"),
+    pytest.param("application/*;q=0.1, text/html;q=0.2", "text/html", id="ranges"),
+]
+
+
+@pytest.mark.parametrize(("header", "expected"), NEGOTIATION)
+def test_best_match(header: str, expected: str) -> None:
+    assert best_match(header, OFFERS) == expected
+
+
+# Pieces of real Accept headers, so that random text reaches the q parser.
+ACCEPT_PIECES = st.sampled_from(
+    ["text/html", "application/json", "*/*", "text/*", ",", ";", "q=", "q=0.", "1", "0", " ", "Q"]
+)
+
+
+@given(st.one_of(TEXT, st.lists(ACCEPT_PIECES).map("".join)))
+def test_parse_accept_any_text(header: str) -> None:
+    ranges = parse_accept(header)
+    for media_range, weight in ranges:
+        kind, _, subtype = media_range.partition("/")
+        assert kind and subtype and media_range == media_range.lower()
+        assert 0 <= weight <= 1000
+    assert best_match(header, OFFERS) in OFFERS
+
+
+@given(st.one_of(TEXT, st.lists(ACCEPT_PIECES).map("".join)))
+def test_html_only_when_it_weighs_strictly_more(header: str) -> None:
+    ranges = parse_accept(header)
+    html, json = weight_of("text/html", ranges), weight_of("application/json", ranges)
+    assert (best_match(header, OFFERS) == "text/html") == (html > json)
+
+
+@given(st.integers(0, 1000), st.integers(0, 1000))
+def test_best_match_follows_the_weights(html: int, json: int) -> None:
+    header = f"text/html;q={html / 1000:.3f}, application/json;q={json / 1000:.3f}"
+    assert best_match(header, OFFERS) == ("text/html" if html > json else "application/json")

@@ -4,8 +4,11 @@
    ``Request``, which re-decodes its strings as UTF-8 and parses the cookies.
 2. ``WSGIApp.dispatch`` asks the router for the endpoint (404 and 405 come
    from there) and answers ``OPTIONS`` itself.
+   A request whose ``Accept`` prefers HTML goes to a page instead, where
+   there is one (``PAGES``); every other request gets the JSON API.
 3. The endpoint reads the form or the cookie, calls ``Auth`` (never the
-   database) and returns a ``Response``.
+   database) and returns a ``Response``. A page endpoint calls the API's
+   endpoint and shows its answer as HTML, so every rule applies unchanged.
 4. Whatever says no on the way is an exception with a name: an
    ``HTTPError``, or one of ``Auth``'s errors, which ``ERRORS`` maps to an
    HTTP error. Either becomes a JSON answer in ``__call__``; any other
@@ -14,17 +17,19 @@
    and returns the body (none for ``HEAD``).
 
 ``create_app`` wraps the app in the middleware of ``middleware.py``: the
-cross-site refusal and the headers every answer carries.
+cross-site refusal, the headers every answer carries, and those of pages.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from importlib.resources import files
 from typing import Any
 
+from wsgiauth import pages
 from wsgiauth.auth import (
     Auth,
     EmailTaken,
@@ -44,6 +49,7 @@ from wsgiauth.http import (
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
+    best_match,
     first_values,
     json_response,
     parse_cookie,
@@ -53,7 +59,12 @@ from wsgiauth.http import (
     set_cookie,
 )
 from wsgiauth.mail import Outbox, no_account_message, reset_message
-from wsgiauth.middleware import WSGIApplication, add_headers, refuse_cross_site
+from wsgiauth.middleware import (
+    WSGIApplication,
+    add_headers,
+    add_page_headers,
+    refuse_cross_site,
+)
 from wsgiauth.routing import Route, Router
 from wsgiauth.user import User
 
@@ -82,11 +93,11 @@ def create_app(auth: Auth | None = None, outbox: Outbox | None = None) -> WSGIAp
     auth = auth or Auth()
     if auth.settings.production and outbox is None:
         outbox = Outbox(auth.settings)
-    return add_headers(refuse_cross_site(WSGIApp(auth, outbox)))
+    return add_headers(add_page_headers(refuse_cross_site(WSGIApp(auth, outbox))))
 
 
 class WSGIApp:
-    """The WSGI callable: route, run the endpoint, answer in JSON."""
+    """The WSGI callable: route, run the endpoint, answer in JSON or with a page."""
 
     def __init__(self, auth: Auth, outbox: Outbox | None = None) -> None:
         """Serve ``auth`` through the route table; mail through ``outbox`` in production."""
@@ -94,6 +105,7 @@ class WSGIApp:
         self.settings = auth.settings
         self.outbox = outbox
         self.router: Router[Endpoint] = Router(ROUTES)
+        self.pages: Router[Endpoint] = Router(PAGES)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """Answer one request (PEP 3333)."""
@@ -102,6 +114,10 @@ class WSGIApp:
             response = self.dispatch(request)
         except Exception as error:
             response = self.error_response(error, request)
+        if self.page_for(request.method, request.path):
+            # RFC 9110 §12.5.5: this URL answers according to Accept, so a
+            # cache must not give a browser's page to curl, or the reverse.
+            response.headers.append(("Vary", "Accept"))
         start_response(response.status_line(), response.header_list())
         # HEAD gets the headers GET would get, Content-Length included, and no body.
         return [b"" if request.method == "HEAD" else response.body]
@@ -112,9 +128,38 @@ class WSGIApp:
             allowed = self.router.allowed_methods(request.path)
             if allowed:
                 return Response(204, headers=[("Allow", ", ".join(allowed))])
-        endpoint = self.router.match(request.method, request.path)
+        endpoint = self.page_endpoint(request) or self.router.match(request.method, request.path)
         request.environ[ENDPOINT_KEY] = f"{endpoint.__module__}.{endpoint.__name__}"
         return endpoint(self, request)
+
+    def page_endpoint(self, request: Request) -> Endpoint | None:
+        """Return the page that answers ``request``, or ``None`` to leave it to the API.
+
+        Only a request that prefers HTML gets a page. A form POST to a path
+        whose page also takes DELETE or PUT may name one in ``_method``
+        (``Request.form_method``); a ``_method`` the path has no page for is
+        ignored, and the POST stays a POST.
+        """
+        if not request.wants_html:
+            return None
+        page = self.page_for(request.method, request.path)
+        if page is not None and request.method == "POST":
+            page = self.page_for(request.form_method(), request.path) or page
+        return page
+
+    def page_for(self, method: str, path: str) -> Endpoint | None:
+        """Return the page for ``method`` on ``path``, or ``None`` where there is none.
+
+        Pages have a route table of their own, asked only for requests that
+        prefer HTML. A path and method with no page go on to the API, so a
+        JSON client's answers, 404 and 405 and ``Allow`` included, stay
+        exactly what they were: ``GET /reset_password`` is a page for a
+        browser and a 405 for curl.
+        """
+        try:
+            return self.pages.match(method, path)
+        except HTTPError:
+            return None
 
     def error_response(self, error: Exception, request: Request) -> Response:
         """Turn an exception into its JSON answer; log the unexpected ones."""
@@ -157,9 +202,14 @@ class Request:
     def __init__(self, environ: dict[str, Any]) -> None:
         """Read the method, the path and the cookies from ``environ``."""
         self.environ = environ
-        self.method = environ["REQUEST_METHOD"].upper()
+        self.method: str = environ["REQUEST_METHOD"].upper()
         self.path = _from_wsgi(environ.get("PATH_INFO", "")) or "/"
         self.cookies = first_values(parse_cookie(self.header("Cookie")))
+        # Content negotiation (http.best_match): JSON is our first offer, so
+        # it wins every tie, "*/*" and no Accept at all included. Browsers
+        # ask for text/html at q=1 and everything else at q=0.8 or less.
+        self.wants_html = best_match(self.header("Accept"), OFFERS) == "text/html"
+        self._form: dict[str, str] | HTTPError | None = None
 
     def header(self, name: str) -> str:
         """Return a request header by name (``"Content-Type"``, ``"Cookie"``), or ``""``."""
@@ -173,8 +223,20 @@ class Request:
 
         Raises 413 for a body over ``MAX_BODY_BYTES`` (before reading it),
         415 for a body that is not a form, and 400 for one that does not
-        decode.
+        decode. The body can be read only once, so the form, or the error,
+        is kept for the next call.
         """
+        if self._form is None:
+            try:
+                self._form = self._read_form()
+            except HTTPError as error:
+                self._form = error
+        if isinstance(self._form, HTTPError):
+            raise self._form
+        return self._form
+
+    def _read_form(self) -> dict[str, str]:
+        """Read and parse the body as a form, once (see ``form``)."""
         raw_length = self.header("Content-Length") or "0"
         # isdigit() alone would let "²" through: only ASCII digits are a length.
         if not (raw_length.isascii() and raw_length.isdigit()):
@@ -201,6 +263,40 @@ class Request:
         except MultipartError as error:
             raise BadRequest(str(error)) from None
         return first_values(pairs)
+
+    def form_method(self) -> str:
+        """Return the method, or the one a form POST names in ``_method``.
+
+        HTML forms can send only GET and POST, so the logout and new-password
+        forms send ``_method=DELETE`` or ``_method=PUT`` in the body. Only
+        those two are honoured, and only on a POST whose body is a form: a
+        GET, which must change nothing, can never become a DELETE. The
+        cross-site refusal (middleware.py) has already judged the request by
+        its real method, POST, which is unsafe: a cross-site form is refused
+        before its ``_method`` is read. The app asks this only for requests
+        that prefer HTML, so no JSON client's POST changes meaning.
+        """
+        if self.method != "POST":
+            return self.method
+        try:
+            override = self.form().get("_method", "").upper()
+        except HTTPError:
+            return "POST"  # the page for the POST will show that error
+        return override if override in ("DELETE", "PUT") else "POST"
+
+    def query(self) -> dict[str, str]:
+        """Parse the query string; the first of two equal names wins; ``{}`` if not UTF-8."""
+        try:
+            return first_values(
+                parse_urlencoded(self.environ.get("QUERY_STRING", "").encode("latin-1"))
+            )
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            return {}
+
+
+# What we can answer with, in our order of preference: JSON first, so that
+# every client that does not say it prefers HTML gets the API it always got.
+OFFERS = ["application/json", "text/html"]
 
 
 def required(form: dict[str, str], name: str) -> str:
@@ -350,3 +446,149 @@ def http_error(error: Exception) -> HTTPError | None:
         if kind in ERRORS:
             return ERRORS[kind](error)
     return None
+
+
+# --- 4. the pages -----------------------------------------------------------
+
+# A page endpoint runs the API's endpoint for the same request, so that every
+# rule of the API applies unchanged, and shows its answer as HTML. A form
+# post that succeeds answers 303 See Other to a page (Post/Redirect/Get: a
+# reload then repeats the GET, not the post); one that fails shows its form
+# again, with the message and the status the API would have answered.
+
+# The errors a page shows to its user; anything else is a 500, as in the API.
+SHOWN_ERRORS: tuple[type[Exception], ...] = (HTTPError, *ERRORS)
+
+
+def page_response(html: str, code: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """Return a page; middleware.add_page_headers adds its security headers."""
+    body = html.encode("utf-8")
+    return Response(code, body, [("Content-Type", "text/html; charset=utf-8"), *headers])
+
+
+def failed(error: Exception, show: Callable[[str], str]) -> Response:
+    """Show a failed request's page: ``show`` gets the error paragraph.
+
+    The status and the headers (``WWW-Authenticate``, ``Retry-After``) are
+    the ones the API answers with.
+    """
+    http = error if isinstance(error, HTTPError) else http_error(error)
+    if http is None:
+        raise error  # not a refusal, a bug: the 500 of error_response
+    return page_response(show(pages.error(http.code, http.message)), http.code, http.headers())
+
+
+def see_other(location: str, answer: Response | None = None) -> Response:
+    """Answer 303 See Other to ``location``, with the cookie the API's ``answer`` set."""
+    cookies = [header for header in answer.headers if header[0] == "Set-Cookie"] if answer else []
+    return page_response(pages.see_other(location), 303, [("Location", location), *cookies])
+
+
+def form_value(request: Request, name: str) -> str:
+    """Return a field of the form that was posted, to fill the form again, or ``""``."""
+    try:
+        return request.form().get(name, "")
+    except HTTPError:
+        return ""
+
+
+def home_page(app: WSGIApp, request: Request) -> Response:
+    """GET / in a browser: the registration and login forms."""
+    return page_response(pages.home())
+
+
+def register_page(app: WSGIApp, request: Request) -> Response:
+    """POST /users from the form: create the account, then 303 to the login page."""
+    try:
+        register(app, request)
+    except SHOWN_ERRORS as error:
+        return failed(error, lambda problem: pages.home(form_value(request, "email"), problem))
+    return see_other("/sessions?done=registered")
+
+
+def login_page(app: WSGIApp, request: Request) -> Response:
+    """GET /sessions in a browser: the login form, with a notice named in ``?done=``."""
+    notice = pages.NOTICES.get(request.query().get("done", ""))
+    return page_response(pages.log_in(message=pages.notice(notice) if notice else ""))
+
+
+def login_form_page(app: WSGIApp, request: Request) -> Response:
+    """POST /sessions from the form: log in, then 303 to /profile with the cookie."""
+    try:
+        answer = login(app, request)
+    except SHOWN_ERRORS as error:
+        return failed(error, lambda problem: pages.log_in(form_value(request, "email"), problem))
+    return see_other("/profile", answer)
+
+
+def logout_page(app: WSGIApp, request: Request) -> Response:
+    """DELETE /sessions (a form's ``_method``): log out, then 303 home, the cookie expired."""
+    try:
+        answer = logout(app, request)
+    except SHOWN_ERRORS as error:
+        return failed(error, lambda problem: pages.log_in(message=problem))
+    return see_other("/", answer)
+
+
+def profile_page(app: WSGIApp, request: Request) -> Response:
+    """GET /profile in a browser: the email and a logout form.
+
+    Without a session: 403, as in the API, with the login form; never an email.
+    """
+    try:
+        user = current_user(app, request)
+    except Forbidden:
+        nobody = pages.error(403, "nobody is logged in")
+        return page_response(pages.log_in(message=nobody), 403)
+    return page_response(pages.profile(user.email))
+
+
+def reset_page(app: WSGIApp, request: Request) -> Response:
+    """GET /reset_password in a browser: the request form, or with a token, the new-password form.
+
+    The reset mail links here with ``email`` and ``reset_token`` in the query.
+    """
+    query = request.query()
+    if query.get("email") and query.get("reset_token"):
+        return page_response(pages.new_password(query["email"], query["reset_token"]))
+    return page_response(pages.reset_request())
+
+
+def reset_request_page(app: WSGIApp, request: Request) -> Response:
+    """POST /reset_password from the form: in development, the new-password form at once.
+
+    The page shows what the API answered: the token in development, in
+    production only word that the mail is on its way.
+    """
+    try:
+        answer = json.loads(get_reset_password_token(app, request).body)
+    except SHOWN_ERRORS as error:
+        return failed(
+            error, lambda problem: pages.reset_request(form_value(request, "email"), problem)
+        )
+    if "reset_token" in answer:
+        return page_response(pages.new_password(answer["email"], answer["reset_token"]))
+    return page_response(pages.check_mail(answer["email"]))
+
+
+def new_password_page(app: WSGIApp, request: Request) -> Response:
+    """PUT /reset_password (a form's ``_method``): set the password, then 303 to the login page."""
+    try:
+        update_password(app, request)
+    except SHOWN_ERRORS as error:
+        email, token = form_value(request, "email"), form_value(request, "reset_token")
+        return failed(error, lambda problem: pages.new_password(email, token, problem))
+    return see_other("/sessions?done=password_updated")
+
+
+# The pages, at the API's own URLs; asked only for requests that prefer HTML.
+PAGES: list[Route[Endpoint]] = [
+    Route(r"/", {"GET": home_page}),
+    Route(r"/users", {"POST": register_page}),
+    Route(r"/sessions", {"GET": login_page, "POST": login_form_page, "DELETE": logout_page}),
+    Route(r"/profile", {"GET": profile_page}),
+    Route(
+        r"/reset_password",
+        {"GET": reset_page, "POST": reset_request_page, "PUT": new_password_page},
+    ),
+]

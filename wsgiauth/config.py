@@ -33,6 +33,12 @@ class Settings:
     smtp_host: str = ""
     smtp_port: int = 25
     mail_from: str = ""
+    # Where people reach the service, such as https://auth.example.com: the
+    # reset mail links to its /reset_password. Configured, never taken from
+    # the request's Host header, which the client writes: a forged Host
+    # would have us mail a victim a link, with their token, to another site
+    # (host-header injection, OWASP WSTG-INPV-17).
+    public_url: str = ""
 
     @property
     def production(self) -> bool:
@@ -52,6 +58,27 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
             f"WSGIAUTH_{name} must be a whole number from {low} to {high}, not {raw!r}"
         )
     return value
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    """Read ``WSGIAUTH_PUBLIC_URL``: ``http(s)://host[:port][/path]``, or ``""`` when unset."""
+    raw = env.get("WSGIAUTH_PUBLIC_URL", "")
+    if not raw:
+        return ""
+    scheme, separator, rest = raw.partition("://")
+    host = rest.split("/")[0]
+    if (
+        scheme not in ("http", "https")
+        or not separator
+        or not host
+        or not raw.isprintable()
+        or any(char in raw for char in " ?#@\\")
+    ):
+        raise ValueError(
+            "WSGIAUTH_PUBLIC_URL must be an http:// or https:// URL with no query, "
+            f"fragment or user, such as https://auth.example.com, not {raw!r}"
+        )
+    return raw.rstrip("/")
 
 
 def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Settings:
@@ -90,6 +117,7 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
         smtp_host=env.get("WSGIAUTH_SMTP_HOST", ""),
         smtp_port=_integer(env, "SMTP_PORT", Settings.smtp_port, 1, 65535),
         mail_from=env.get("WSGIAUTH_MAIL_FROM", ""),
+        public_url=_public_url(env),
     )
 
 

@@ -277,6 +277,100 @@ def _part_name(head: str) -> tuple[str, bool]:
     raise MultipartError("a multipart part has no Content-Disposition: form-data name")
 
 
+# --- content negotiation ----------------------------------------------------
+
+# RFC 9110 §12.4.2: a weight is "0" to "1" with at most three decimals, so
+# weights are kept as whole thousandths (q=0.8 is 800): no float rounding.
+_QVALUE = re.compile(r"0(?:\.\d{0,3})?|1(?:\.0{0,3})?")
+# A media type or range: type/subtype, each a token; "*/*" and "text/*".
+_MEDIA_RANGE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+")
+
+
+def parse_accept(header: str) -> list[tuple[str, int]]:
+    """Parse an ``Accept`` header into ``(media range, weight)`` pairs, in order.
+
+    RFC 9110 §12.5.1: the header is a comma-separated list of media ranges
+    (``text/html``, ``text/*``, ``*/*``), each with parameters after ``;``,
+    of which ``q`` is the weight: how much the client wants that type, from
+    0 (not at all) to 1 (the default). The weight is returned in thousandths.
+    Ranges are lower-cased, since media types are case-insensitive.
+
+    One malformed element costs only itself, as a bad cookie pair does: a
+    range that is not ``type/subtype``, a ``*/subtype``, or a ``q`` that is
+    not a valid weight (``q=high``, ``q=2``) is skipped. Skipping, rather
+    than reading a bad ``q`` as 1, keeps a typo from raising a type's weight.
+    Parameters other than ``q`` (``text/html;level=1``) are not kept: our
+    representations have none a client could choose between.
+    """
+    ranges = []
+    for element in header.split(","):
+        media_range, _, parameters = element.partition(";")
+        media_range = media_range.strip().lower()
+        # "*/html" matches the grammar's shape but means nothing.
+        wildcard_type = media_range.startswith("*/") and media_range != "*/*"
+        if not _MEDIA_RANGE.fullmatch(media_range) or wildcard_type:
+            continue
+        weight = _weight(parameters)
+        if weight is not None:
+            ranges.append((media_range, weight))
+    return ranges
+
+
+def _weight(parameters: str) -> int | None:
+    """Return the ``q`` of one element's parameters in thousandths, or ``None`` if malformed."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() != "q":
+            continue
+        value = value.strip()
+        if not _QVALUE.fullmatch(value):
+            return None
+        # "0.8" is 0 and "8", so 800; "1." is 1000.
+        whole, _, decimals = value.partition(".")
+        return int(whole) * 1000 + int(decimals.ljust(3, "0"))
+    return 1000  # RFC 9110 §12.4.2: no q means q=1
+
+
+def weight_of(media_type: str, ranges: list[tuple[str, int]]) -> int:
+    """Return how much a client that sent ``ranges`` wants ``media_type``, in thousandths.
+
+    RFC 9110 §12.5.1: "Media ranges can be overridden by more specific
+    media ranges or specific media types. If more than one media range
+    applies to a given type, the most specific reference has precedence."
+    So ``text/html`` beats ``text/*``, which beats ``*/*``. Of two equally
+    specific ranges the first wins, as it does for form fields and cookies.
+    A type that no range matches is not acceptable: weight 0.
+    """
+    kind = media_type.split("/")[0]
+    for candidate in (media_type, f"{kind}/*", "*/*"):
+        for media_range, weight in ranges:
+            if media_range == candidate:
+                return weight
+    return 0
+
+
+def best_match(header: str, offers: list[str]) -> str:
+    """Return the offer the ``Accept`` header prefers; on a tie, the first offer.
+
+    ``offers`` are our representations in our own order of preference. The
+    client's weights decide; where they are equal (``*/*`` weighs every type
+    the same) or the header is missing, empty or all malformed, our order
+    decides. When the client accepts none of them, RFC 9110 §12.5.1 allows
+    answering with a default "as if the field were absent" rather than 406:
+    the first offer again.
+    """
+    if not header.strip():
+        return offers[0]
+    ranges = parse_accept(header)
+    best, best_weight = offers[0], weight_of(offers[0], ranges)
+    for offer in offers[1:]:
+        weight = weight_of(offer, ranges)
+        # Strictly greater: a tie keeps the earlier offer.
+        if weight > best_weight:
+            best, best_weight = offer, weight
+    return best
+
+
 # --- cookies ----------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
+from urllib.parse import urlencode
 
 from wsgiauth.config import Settings
 
@@ -26,14 +27,34 @@ SMTP_TIMEOUT_SECONDS = 5
 OUTBOX_SIZE = 1000
 
 
+def reset_link(settings: Settings, to: str, token: str) -> str:
+    """Return the link that opens the new-password page with ``to`` and ``token`` filled in.
+
+    It starts with the configured ``public_url``; ``""`` when there is none.
+    """
+    if not settings.public_url:
+        return ""
+    return f"{settings.public_url}/reset_password?" + urlencode({"email": to, "reset_token": token})
+
+
 def reset_message(settings: Settings, to: str, token: str) -> EmailMessage:
-    """Write the email that carries a reset token."""
+    """Write the email that carries a reset token, and a link to use it in a browser.
+
+    The link is there only when ``WSGIAUTH_PUBLIC_URL`` is set. The page it
+    opens is sent with ``Referrer-Policy: no-referrer``, so that the token
+    in its URL goes nowhere else.
+    """
     minutes = settings.reset_token_ttl // 60
+    link = reset_link(settings, to, token)
+    browser = (
+        f"To choose a new password in your browser, open this link:\n\n{link}\n\n" if link else ""
+    )
     return _message(
         settings,
         to,
         "Your password reset token",
         "Someone, probably you, asked to reset the password of this account.\n\n"
+        f"{browser}"
         f"Your reset token: {token}\n\n"
         f"It works once, within {minutes} minutes. Send it to PUT /reset_password\n"
         "with your email and a new password. If you did not ask, ignore this email.\n",

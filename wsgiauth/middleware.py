@@ -7,7 +7,7 @@ by wrapping ``start_response``. The app inside never knows it is there.
 
 ``create_app`` stacks them like this, outermost first::
 
-    add_headers(refuse_cross_site(WSGIApp(...)))
+    add_headers(add_page_headers(refuse_cross_site(WSGIApp(...))))
 
 so that a request refused as cross-site still gets the common headers.
 """
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from wsgiauth.http import json_response
+from wsgiauth.pages import CONTENT_SECURITY_POLICY
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -23,6 +24,23 @@ WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]
 # be cached (OWASP Session Management); nosniff keeps browsers from reading
 # a JSON body as anything else.
 COMMON_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
+
+# Headers on every HTML page, for the browser to enforce. The policy is in
+# pages.py, beside the style sheet whose hash it names.
+#
+# Referrer-Policy: the new-password page's URL can hold a reset token (the
+# mailed link), which no Referer header may carry anywhere, not to another
+# site, nor to a log of ours (nginx's "combined" log format keeps Referer).
+# strict-origin sends the origin alone, never a path or a query, and
+# nothing from https to http. Not no-referrer, which would do the same:
+# under no-referrer the Fetch standard has the browser send "Origin: null"
+# with every form POST ("append a request Origin header"), even to the
+# page's own origin, and refuse_cross_site rightly refuses Origin: null.
+# tests/test_browser.py sees both in Chromium.
+PAGE_HEADERS = [
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Referrer-Policy", "strict-origin"),
+]
 
 # RFC 9110 §9.2.1: the methods that change something, and so must not be
 # sent by another site's page.
@@ -45,6 +63,30 @@ def add_headers(
         return app(environ, start)
 
     return with_headers
+
+
+def add_page_headers(
+    app: WSGIApplication, headers: list[tuple[str, str]] = PAGE_HEADERS
+) -> WSGIApplication:
+    """Wrap ``app`` so that every HTML answer carries ``headers``; JSON is left as it is."""
+
+    def with_page_headers(
+        environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Call ``app`` with a ``start_response`` that adds the headers to pages."""
+
+        def start(status: str, response_headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            is_page = any(
+                name.lower() == "content-type" and value.lower().startswith("text/html")
+                for name, value in response_headers
+            )
+            return start_response(
+                status, [*response_headers, *headers] if is_page else response_headers, *exc_info
+            )
+
+        return app(environ, start)
+
+    return with_page_headers
 
 
 def refuse_cross_site(app: WSGIApplication) -> WSGIApplication:
