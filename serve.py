@@ -100,6 +100,12 @@ class EveryFewSeconds(logging.Filter):
         return True
 
 
+def configure_logging() -> None:
+    """Send every log record, the access log's too, to stderr, one line each."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("waitress.queue").addFilter(EveryFewSeconds(QUEUE_WARNING_INTERVAL_SECONDS))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description="Serve wsgiauth with waitress.")
@@ -172,8 +178,7 @@ def stop(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Start the server and serve until Ctrl-C or SIGTERM."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("waitress.queue").addFilter(EveryFewSeconds(QUEUE_WARNING_INTERVAL_SECONDS))
+    configure_logging()
     log = logging.getLogger("wsgiauth")
     try:
         settings = config.load(production=args.production)
