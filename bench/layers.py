@@ -115,13 +115,31 @@ def main(argv: list[str] | None = None) -> int:
                 pass
 
             layers: list[tuple[str, Callable[[int], object]]] = [
-                ("sqlite3: the query, bare", lambda i: bare.execute(lookup_sql, (digests[i % n],)).fetchone()),
-                ("DB.find_user_by_token", lambda i: auth._db.find_user_by_token("session", digests[i % n])),
-                ("Auth.get_user_from_session_id", lambda i: auth.get_user_from_session_id(sessions[i % n])),
-                ("json_response (the body)", lambda i: json_response({"email": "user0000001@example.com"})),
-                ("WSGIApp (request, route, endpoint)", lambda i: inner(environs[i % n], start_response)),
+                (
+                    "sqlite3: the query, bare",
+                    lambda i: bare.execute(lookup_sql, (digests[i % n],)).fetchone(),
+                ),
+                (
+                    "DB.find_user_by_token",
+                    lambda i: auth._db.find_user_by_token("session", digests[i % n]),
+                ),
+                (
+                    "Auth.get_user_from_session_id",
+                    lambda i: auth.get_user_from_session_id(sessions[i % n]),
+                ),
+                (
+                    "json_response (the body)",
+                    lambda i: json_response({"email": "user0000001@example.com"}),
+                ),
+                (
+                    "WSGIApp (request, route, endpoint)",
+                    lambda i: inner(environs[i % n], start_response),
+                ),
                 ("create_app (+ middleware)", lambda i: app(environs[i % n], start_response)),
-                ("serve.py's app (+ access log)", lambda i: logged(environs[i % n], start_response)),
+                (
+                    "serve.py's app (+ access log)",
+                    lambda i: logged(environs[i % n], start_response),
+                ),
             ]
             print(
                 f"{args.users:,} users; CPU µs per call, the least of {args.batches} batches"

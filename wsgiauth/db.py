@@ -35,16 +35,24 @@ _USER_COLUMNS = [column.key for column in User.__table__.columns]
 # answers (tests/test_scale.py checks the plan). It is plain SQL, compiled
 # once per engine to the driver's own parameter style, because
 # find_user_by_token runs it on the DB-API cursor: see there why.
+_USER_BY_DIGEST = """
+    SELECT {user_columns}, token_times.{issued_at}
+    FROM users LEFT OUTER JOIN token_times ON token_times.user_id = users.id
+    WHERE users.{token} = :digest
+    LIMIT 1
+"""
 _TOKEN_LOOKUPS = {
+    # Only column names of our own tables are put in; the digest stays a parameter.
     kind: text(
-        f"SELECT {', '.join(f'users.{name}' for name in _USER_COLUMNS)},"
-        f" token_times.{time_column.key}"
-        " FROM users LEFT OUTER JOIN token_times ON token_times.user_id = users.id"
-        f" WHERE users.{column.key} = :digest"
-        " LIMIT 1"
+        _USER_BY_DIGEST.format(
+            user_columns=", ".join(f"users.{name}" for name in _USER_COLUMNS),
+            issued_at=time_column.key,
+            token=column.key,
+        )
     )
     for kind, (column, time_column) in _TOKEN_COLUMNS.items()
 }
+
 
 class DB:
     """Store and look up users in the configured database."""
