@@ -100,7 +100,7 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
     def __init__(self, stream: TextIO, interval: float) -> None:
         """Write to ``stream`` (which should buffer) and flush it every ``interval`` seconds."""
         super().__init__(stream)
-        self._closed = threading.Event()
+        self._stop_flushing = threading.Event()
         threading.Thread(
             target=self._flush_every, args=(interval,), name="log-flush", daemon=True
         ).start()
@@ -116,12 +116,12 @@ class BatchedStreamHandler(logging.StreamHandler[TextIO]):
 
     def _flush_every(self, interval: float) -> None:
         """Flush the stream every ``interval`` seconds until the handler is closed."""
-        while not self._closed.wait(interval):
+        while not self._stop_flushing.wait(interval):
             self.flush()
 
     def close(self) -> None:
         """Stop the flushing thread and flush what is left."""
-        self._closed.set()
+        self._stop_flushing.set()
         self.flush()
         super().close()
 
