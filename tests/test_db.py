@@ -551,3 +551,42 @@ def test_find_user_by_a_value_no_column_can_hold_finds_nobody(db: DB, value: str
         db.find_user_by(email=value)
     with pytest.raises(NoResultFound):
         db.find_user_by(reset_token=value)
+
+
+def test_a_token_lookup_sends_sqlite_one_statement(tmp_path: Path) -> None:
+    # GET /profile's lookup: one SELECT on a pooled connection, and no BEGIN
+    # before it nor ROLLBACK after it, call after call.
+    database = DB(f"sqlite:///{tmp_path / 'one.sqlite'}")
+    try:
+        user = database.add_user("a@x.com", "h")
+        database.set_token(user.id, "session", "digest", 1.0)
+        database.dispose()  # the next connection is made with the trace below on
+        statements: list[str] = []
+        sqlalchemy.event.listen(
+            database._engine,
+            "connect",
+            lambda connection, _record: connection.set_trace_callback(statements.append),
+        )
+        for _call in range(3):
+            found, issued_at = database.find_user_by_token("session", "digest")
+            assert (found.id, found.email, issued_at) == (user.id, "a@x.com", 1.0)
+        assert len(statements) == 3, statements
+        assert all(" ".join(s.split()).startswith("SELECT users.id") for s in statements)
+    finally:
+        database.dispose()
+
+
+def test_a_failing_token_lookup_hides_the_digest(tmp_path: Path) -> None:
+    # The lookup runs on the DB-API cursor, yet fails as SQLAlchemy would
+    # with hide_parameters: a DBAPIError whose message holds no digest.
+    path = tmp_path / "broken.sqlite"
+    database = DB(f"sqlite:///{path}")
+    try:
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute("DROP TABLE token_times")
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
+            database.find_user_by_token("session", "secret-digest")
+        assert "no such table" in str(raised.value)
+        assert "secret-digest" not in str(raised.value)
+    finally:
+        database.dispose()

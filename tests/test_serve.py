@@ -844,3 +844,26 @@ def test_a_busy_port_is_one_line_and_a_non_zero_exit(db_url: str) -> None:
     (line,) = done.stderr.strip().splitlines()
     assert f"port {port} on 127.0.0.1 is in use" in line
     assert "--port" in line
+
+
+def test_the_log_handler_batches_lines_but_flushes_warnings_at_once(tmp_path: Path) -> None:
+    # serve.py's log handler: an info line (the access log's) waits in the
+    # buffer for the flushing thread or close(); a warning goes out at once.
+    serve = load_serve()
+    path = tmp_path / "log"
+    with path.open("w") as stream:
+        handler = serve.BatchedStreamHandler(stream, interval=3600)
+        logger = logging.getLogger("test_serve.batched")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        logger.addHandler(handler)
+        try:
+            logger.warning("first")
+            assert path.read_text() == "first\n"
+            logger.warning("second %s", "line")
+            logger.info("an access line")  # no flush yet: the thread waits an hour
+            assert path.read_text() == "first\nsecond line\n"
+            handler.close()  # as logging.shutdown() does at exit
+            assert path.read_text() == "first\nsecond line\nan access line\n"
+        finally:
+            logger.removeHandler(handler)

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     Engine,
-    bindparam,
     case,
     create_engine,
     delete,
@@ -48,13 +47,27 @@ _TOKEN_COLUMNS = {
     "reset": (User.reset_token, TokenTimes.reset_issued_at),
 }
 _USER_COLUMNS = [column.key for column in User.__table__.columns]
-# The token lookups, built once: SQLAlchemy then finds their compiled SQL in
-# its cache without building the statement and its cache key each time.
-_TOKEN_QUERIES = {
-    kind: select(*User.__table__.columns, time_column)
-    .outerjoin(TokenTimes, TokenTimes.user_id == User.id)
-    .where(column == bindparam("digest"))
-    .limit(1)
+# The one query GET /profile makes, on every request that carries a session
+# (and PUT /reset_password with its token): the user holding a token digest,
+# with the token's time, in one statement that the index on the token column
+# answers (tests/test_scale.py checks the plan). It is plain SQL, compiled
+# once per engine to the driver's own parameter style, because
+# find_user_by_token runs it on the DB-API cursor: see there why.
+_USER_BY_DIGEST = """
+    SELECT {user_columns}, token_times.{issued_at}
+    FROM users LEFT OUTER JOIN token_times ON token_times.user_id = users.id
+    WHERE users.{token} = :digest
+    LIMIT 1
+"""
+_TOKEN_LOOKUPS = {
+    # Only column names of our own tables are put in; the digest stays a parameter.
+    kind: text(
+        _USER_BY_DIGEST.format(
+            user_columns=", ".join(f"users.{name}" for name in _USER_COLUMNS),
+            issued_at=time_column.key,
+            token=column.key,
+        )
+    )
     for kind, (column, time_column) in _TOKEN_COLUMNS.items()
 }
 
@@ -65,6 +78,12 @@ class DB:
     def __init__(self, url: str | None = None) -> None:
         """Connect to ``url`` (or the configured URL) and create missing tables."""
         self._engine = _create_engine(url or config.database_url())
+        # The token lookups in the driver's SQL ("?" for sqlite3, "%(digest)s"
+        # for psycopg), and whether it takes its parameter by position.
+        self._token_sql = {
+            kind: query.compile(dialect=self._engine.dialect)
+            for kind, query in _TOKEN_LOOKUPS.items()
+        }
         Base.metadata.create_all(self._engine)
         # expire_on_commit=False: the User objects we return stay readable
         # after their session is closed.
@@ -154,15 +173,47 @@ class DB:
         The time is ``None`` if it was never recorded. Raises
         ``NoResultFound`` when nobody holds the digest.
         """
-        # This runs on every request that carries a session, so it skips the
-        # ORM session: a prepared Core query on a pooled connection costs
-        # half as much CPU (bench/README.md has the profile).
-        with self._engine.connect() as connection:
-            row = connection.execute(_TOKEN_QUERIES[kind], {"digest": digest}).first()
+        compiled = self._token_sql[kind]
+        sql = compiled.string
+        parameters: Any = (digest,) if compiled.positional else {"digest": digest}
+        if self._engine.dispatch.before_cursor_execute:
+            # Someone is watching the SQL (serve.py --trace, tests/test_scale.py):
+            # go through SQLAlchemy, which shows them this very statement.
+            with self._engine.connect() as connection:
+                row = connection.exec_driver_sql(sql, parameters).first()
+        else:
+            row = self._fetch_one(sql, parameters)
         if row is None:
             raise NoResultFound("No user holds this token")
         *columns, issued_at = row
         return User(**dict(zip(_USER_COLUMNS, columns, strict=True))), issued_at
+
+    def _fetch_one(self, sql: str, parameters: Any) -> Any:
+        """Run one read-only query on the DB-API cursor of a pooled connection.
+
+        This is the hot path's way to the database: a Core ``execute`` on the
+        same pooled connection costs about three times the CPU (its
+        execution context, events, result and row objects; bench/README.md
+        has the profile), and the ORM more. The pool and its reset on return
+        stay SQLAlchemy's, and a driver error is wrapped as SQLAlchemy would
+        wrap it, its parameters hidden.
+        """
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                return cursor.fetchone()
+            finally:
+                # Closing the cursor ends the statement, and with it SQLite's
+                # read snapshot; it would otherwise outlive the checkout.
+                cursor.close()
+        except self._engine.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                sql, None, error, self._engine.dialect.loaded_dbapi.Error, hide_parameters=True
+            ) from error
+        finally:
+            connection.close()  # back to the pool, which rolls back what is open
 
     def reset_password(self, user_id: int, reset_digest: str, hashed_password: str) -> bool:
         """Set a new password if the user's reset token is still ``reset_digest``.

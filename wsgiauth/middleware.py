@@ -101,12 +101,13 @@ def refuse_cross_site(app: WSGIApplication) -> WSGIApplication:
         environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         """Answer 403 to a cross-site unsafe request; pass anything else to ``app``."""
-        method = environ["REQUEST_METHOD"].upper()
+        if environ["REQUEST_METHOD"].upper() not in UNSAFE_METHODS:
+            return app(environ, start_response)  # GET, HEAD, OPTIONS: nothing to refuse
         # HTTP/1.0 clients may send no Host; PEP 3333 then says to use these.
         host = environ.get("HTTP_HOST") or (
             f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
         )
-        if method in UNSAFE_METHODS and is_cross_site(
+        if is_cross_site(
             environ.get("HTTP_SEC_FETCH_SITE", ""), environ.get("HTTP_ORIGIN", ""), host
         ):
             response = json_response({"message": "cross-site request refused"}, 403)
