@@ -316,10 +316,10 @@ def test_the_style_is_allowed_by_its_hash_and_nothing_else_is(app):
     assert not re.search(r"<(script|img|link|iframe)\b|\bsrc=|style=", browse(app, "GET", "/").text)
 
 
-def test_pages_send_the_origin_and_never_a_url_as_referer(app):
-    # strict-origin, not no-referrer: see PAGE_HEADERS in middleware.py.
+def test_pages_send_no_referer(app):
+    # The reset link holds a token: see PAGE_HEADERS in middleware.py.
     res = browse(app, "GET", "/reset_password?email=a%40b.c&reset_token=t")
-    assert page_of(res, 200) and res.headers["Referrer-Policy"] == "strict-origin"
+    assert page_of(res, 200) and res.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_head_of_a_page_has_no_body(app):
@@ -474,6 +474,17 @@ def test_only_delete_and_put_are_honoured_where_the_page_takes_them(app, overrid
     assert browse(app, "GET", "/profile", cookie=cookie).status_int == 200
 
 
+def test_our_own_form_under_no_referrer_is_not_cross_site(app):
+    # Under Referrer-Policy: no-referrer a browser sends Origin: null even to
+    # the page's own origin; its Sec-Fetch-Site says same-origin.
+    register(app)
+    cookie = log_in(app)
+    headers = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    res = browse(app, "POST", "/sessions", {"_method": "DELETE"}, cookie=cookie, headers=headers)
+    assert (res.status_int, res.headers["Location"]) == (303, "/")
+    assert browse(app, "GET", "/profile", cookie=cookie).status_int != 200
+
+
 def test_a_method_field_in_a_query_string_is_ignored(app):
     register(app)
     cookie = log_in(app)
@@ -485,7 +496,12 @@ def test_a_method_field_in_a_query_string_is_ignored(app):
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://127.0.0.2"}, {"Origin": "null"}],
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://127.0.0.2"},
+        # An opaque origin the browser does not call same-origin: a sandboxed frame.
+        {"Origin": "null", "Sec-Fetch-Site": "same-site"},
+    ],
 )
 def test_a_cross_site_logout_form_is_refused_before_its_body_is_read(app, headers):
     register(app)

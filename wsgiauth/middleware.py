@@ -31,15 +31,12 @@ COMMON_HEADERS = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nos
 # Referrer-Policy: the new-password page's URL can hold a reset token (the
 # mailed link), which no Referer header may carry anywhere, not to another
 # site, nor to a log of ours (nginx's "combined" log format keeps Referer).
-# strict-origin sends the origin alone, never a path or a query, and
-# nothing from https to http. Not no-referrer, which would do the same:
-# under no-referrer the Fetch standard has the browser send "Origin: null"
-# with every form POST ("append a request Origin header"), even to the
-# page's own origin, and refuse_cross_site rightly refuses Origin: null.
-# tests/test_browser.py sees both in Chromium.
+# no-referrer sends no Referer at all. Under it the Fetch standard has the
+# browser send "Origin: null" with every form POST, even to the page's own
+# origin ("serialize a request origin"); is_cross_site knows that case.
 PAGE_HEADERS = [
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-    ("Referrer-Policy", "strict-origin"),
+    ("Referrer-Policy", "no-referrer"),
 ]
 
 # RFC 9110 §9.2.1: the methods that change something, and so must not be
@@ -123,15 +120,24 @@ def is_cross_site(sec_fetch_site: str, origin: str, host: str) -> bool:
 
     Browsers send ``Sec-Fetch-Site`` (Fetch Metadata) and, on a POST, PUT or
     DELETE, ``Origin``; curl and ``requests`` send neither, so they pass.
-    ``Origin: null`` (a sandboxed page, a redirect across sites) counts as
-    foreign. The origin's host and port must be the ``Host`` the request
-    came to; the scheme is not compared, since a TLS proxy may stand between.
+    Either signal can refuse: ``Sec-Fetch-Site: cross-site``, or an origin
+    whose host and port are not the ``Host`` the request came to (the scheme
+    is not compared, since a TLS proxy may stand between).
+
+    ``Origin: null`` counts as foreign (a sandboxed frame, a redirect across
+    sites), with one exception: with ``Sec-Fetch-Site: same-origin`` it is
+    our own page's form under ``Referrer-Policy: no-referrer``, for which the
+    Fetch standard sends "null". Pages cannot set ``Sec-Fetch-*`` headers
+    themselves (they are forbidden request headers), so only the browser
+    can claim same-origin.
     """
-    if sec_fetch_site.strip().lower() == "cross-site":
+    site = sec_fetch_site.strip().lower()
+    if site == "cross-site":
         return True
-    if not origin:
+    origin = origin.strip().lower()
+    if not origin or (origin == "null" and site == "same-origin"):
         return False
-    _scheme, separator, authority = origin.strip().lower().partition("://")
+    _scheme, separator, authority = origin.partition("://")
     if not separator:
         return True
     return _without_default_port(authority) != _without_default_port(host.strip().lower())
