@@ -844,3 +844,55 @@ def test_a_busy_port_is_one_line_and_a_non_zero_exit(db_url: str) -> None:
     (line,) = done.stderr.strip().splitlines()
     assert f"port {port} on 127.0.0.1 is in use" in line
     assert "--port" in line
+
+
+# --- 11. under attack (issue 8) ----------------------------------------------------------------
+
+
+def log_in_until(url: str, form: dict[str, str], done: threading.Event) -> list[str]:
+    """Log in with ``form`` until ``done`` is set; return the session id of each success."""
+    sessions = []
+    with requests.Session() as http:
+        while not done.is_set():
+            answer = http.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+            if answer.status_code == 200:
+                sessions.append(answer.cookies["session_id"])
+    return sessions
+
+
+def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 8, item 1: once the reset's answer is out, the old password has no session.
+
+    Three clients loop logins with the old password while the owner resets
+    it. A login that read the old hash before the reset and finished bcrypt
+    after it must not store its session: the cost of 10 (~60 ms a check)
+    makes that window real, and three trials make it near certain to be hit.
+    """
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "10")
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "8")  # no 503s here: item 6 is not under test
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
+    alive = []
+    with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(3) as pool:
+        url = server.url
+        for trial in range(3):
+            email = f"owner{trial}@example.com"
+            old = {"email": email, "password": PASSWD}
+            assert requests.post(f"{url}/users", data=old, timeout=TIMEOUT).status_code == 200
+            reset_done = threading.Event()
+            clients = [pool.submit(log_in_until, url, old, reset_done) for _ in range(3)]
+            time.sleep(0.3)
+            answer = requests.post(f"{url}/reset_password", data={"email": email}, timeout=TIMEOUT)
+            form = {"email": email, "reset_token": answer.json()["reset_token"]}
+            form["new_password"] = NEW_PASSWD
+            answer = requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT)
+            assert answer.status_code == 200, payload_of(answer)
+            reset_done.set()  # the answer is out; the logins in flight finish now
+            sessions = [session_id for client in clients for session_id in client.result()]
+            assert sessions, "no login went through before the reset"
+            for session_id in sessions:
+                profile = requests.get(
+                    f"{url}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT
+                )
+                if profile.status_code != 403:
+                    alive.append((trial, session_id))
+    assert alive == [], f"{len(alive)} sessions of the old password outlived the reset"
