@@ -896,3 +896,50 @@ def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.Mo
                 if profile.status_code != 403:
                     alive.append((trial, session_id))
     assert alive == [], f"{len(alive)} sessions of the old password outlived the reset"
+
+
+def test_a_login_flood_gets_503s_and_leaves_cheap_requests_served(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, item 6: bcrypt past its slots is refused at once, not queued.
+
+    One slot and six clients flooding logins at cost 10: some logins get
+    503 with ``Retry-After`` instead of waiting for the slot, and
+    ``GET /profile`` keeps answering 200 all along. Statuses, not timings.
+    """
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "10")
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "1")
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
+    form = {"email": EMAIL, "password": PASSWD}
+
+    def flood(number: int) -> list[tuple[int, str | None]]:
+        """Post logins, right and unknown, and note each status and Retry-After."""
+        seen = []
+        with requests.Session() as http:
+            for attempt in range(4):
+                data = form if attempt % 2 else {**form, "email": f"nobody{number}@example.com"}
+                answer = http.post(f"{url}/sessions", data=data, timeout=TIMEOUT)
+                seen.append((answer.status_code, answer.headers.get("Retry-After")))
+        return seen
+
+    with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(6) as pool:
+        url = server.url
+        assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        # Another account reads its profile: a login to EMAIL replaces EMAIL's session.
+        watcher = {"email": "watcher@example.com", "password": PASSWD}
+        assert requests.post(f"{url}/users", data=watcher, timeout=TIMEOUT).status_code == 200
+        session_id = requests.post(f"{url}/sessions", data=watcher, timeout=TIMEOUT).cookies[
+            "session_id"
+        ]
+        flooders = [pool.submit(flood, number) for number in range(6)]
+        profiles = []
+        while not all(flooder.done() for flooder in flooders):
+            answer = requests.get(
+                f"{url}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT
+            )
+            profiles.append(answer.status_code)
+        seen = Counter(status for flooder in flooders for status in flooder.result())
+    assert set(profiles) == {200}, Counter(profiles)
+    assert set(seen) <= {(200, None), (401, None), (503, "1")}, seen
+    assert seen[(503, "1")] > 0, seen
+    assert seen[(200, None)] + seen[(401, None)] > 0, seen

@@ -26,6 +26,7 @@ from typing import Any
 
 from wsgiauth.auth import (
     Auth,
+    Busy,
     EmailTaken,
     InvalidInput,
     InvalidToken,
@@ -40,6 +41,7 @@ from wsgiauth.http import (
     MultipartError,
     PayloadTooLarge,
     Response,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
@@ -320,6 +322,7 @@ ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
     UnknownEmail: lambda error: Forbidden("no account with this email"),
     InvalidToken: lambda error: Forbidden("invalid or expired reset token"),
     TooManyAttempts: lambda error: TooManyRequests(error.retry_after),
+    Busy: lambda error: ServiceUnavailable(error.retry_after),
 }
 
 
