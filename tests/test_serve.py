@@ -943,3 +943,44 @@ def test_a_login_flood_gets_503s_and_leaves_cheap_requests_served(
     assert set(seen) <= {(200, None), (401, None), (503, "1")}, seen
     assert seen[(503, "1")] > 0, seen
     assert seen[(200, None)] + seen[(401, None)] > 0, seen
+
+
+def test_idle_half_sent_requests_do_not_lock_others_out(server: Server) -> None:
+    """Issue 8, item 7 (Slowloris): 300 idle half-sent requests, and ``GET /`` still answers.
+
+    waitress's default connection limit is 100, with a channel timeout of
+    120 s: 98 such connections were enough to make it stop accepting.
+    """
+    host, port = server.url.removeprefix("http://").split(":")
+    with contextlib.ExitStack() as stack:
+        for _ in range(300):
+            idle = stack.enter_context(socket.create_connection((host, int(port)), timeout=5))
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        time.sleep(0.3)  # let waitress accept them all
+        # Without the fix, the server does not accept this one: it would hang.
+        answer = requests.get(f"{server.url}/", timeout=(1, 1))
+        assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "allowed", "soft_after"),
+    [
+        pytest.param(256, 4096, 1000, 1100, id="soft-limit-raised"),
+        pytest.param(300, 300, 200, 300, id="hard-limit-lowers-the-connections"),
+    ],
+)
+def test_the_connection_limit_fits_the_open_file_limit(
+    soft: int, hard: int, allowed: int, soft_after: int
+) -> None:
+    # In a child process: the limits it sets are its own.
+    code = (
+        "import logging, resource, serve; logging.basicConfig();"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}));"
+        "print(serve.connection_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(allowed), str(soft_after)]
+    assert ("200 connections at once, not 1000" in done.stderr) == (allowed < 1000)
