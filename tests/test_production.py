@@ -458,11 +458,12 @@ def test_later_mails_do_not_tell_whether_an_email_has_an_account(make_app):
     assert bodies[True] == bodies[False]
     assert len(bodies[True]) == 1
     with_account, without = statistics.median(late[True]), statistics.median(late[False])
-    assert abs(with_account - without) < delay / 3, (late, answered)
+    # What is left is the token's write to the database, a few milliseconds.
+    assert abs(with_account - without) < delay / 2, (late, answered)
     # The control: the target's mail went first, and the relay really was slow.
     assert without > 1.5 * delay, late
     # The answer is not slower for an account either.
-    assert statistics.median(answered[True]) < statistics.median(answered[False]) + delay / 3
+    assert statistics.median(answered[True]) < statistics.median(answered[False]) + delay / 2
     assert [rcpt for _, (rcpt,), _ in mailbox.envelopes[::2]] == [
         f"target{round_}@example.com" for round_ in range(6)
     ]
@@ -479,13 +480,28 @@ def arrival(mailbox: Mailbox, address: str, timeout: float = 5.0) -> float:
     raise AssertionError(f"no mail came for {address}")
 
 
-@pytest.fixture
-def silent_relay() -> Iterator[int]:
-    """A TCP server that accepts connections and never says a word; yields its port.
+class SilentRelay:
+    """A TCP server that accepts connections and never says a word.
 
     An SMTP client waits for a greeting that never comes: the relay that
     hangs of issue 8, item 5.
     """
+
+    def __init__(self, port: int, accepted: list[socket.socket]) -> None:
+        self.port = port
+        self.accepted = accepted
+
+    def wait_for_connection(self, timeout: float = 5.0) -> None:
+        """Wait until a client is connected (and waiting for its greeting)."""
+        deadline = time.monotonic() + timeout
+        while not self.accepted:
+            assert time.monotonic() < deadline, "nobody connected"
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def silent_relay() -> Iterator[SilentRelay]:
+    """Start a ``SilentRelay`` on 127.0.0.1."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
     stopping = threading.Event()
@@ -500,7 +516,7 @@ def silent_relay() -> Iterator[int]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield listener.getsockname()[1]
+    yield SilentRelay(listener.getsockname()[1], accepted)
     stopping.set()
     listener.close()
     for connection in accepted:
@@ -511,15 +527,18 @@ def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
     # Issue 8, item 5: the outbox holds at most its size; past that, mails
     # are dropped and logged, and the answer stays the same for everyone.
     settings = config.load(
-        {**production_env(silent_relay), "WSGIAUTH_RESET_REQUEST_LIMIT": "100"}, production=True
+        {**production_env(silent_relay.port), "WSGIAUTH_RESET_REQUEST_LIMIT": "100"},
+        production=True,
     )
     auth = Auth(db, settings=settings)
     outbox = Outbox(settings, size=2)
     app = webtest.TestApp(create_app(auth, outbox), lint=True)
     register(app)
-    posted = [outbox.post(lambda: reset_message_for(settings)) for _ in range(4)]
-    assert posted.count(False) >= 1  # one may be on the thread, two queued, the rest dropped
-    assert not outbox.post(lambda: reset_message_for(settings))
+    assert outbox.post(lambda: reset_message_for(settings))
+    silent_relay.wait_for_connection()  # that one is on the wire, for 5 s
+    assert outbox.post(lambda: reset_message_for(settings))
+    assert outbox.post(lambda: reset_message_for(settings))
+    assert not outbox.post(lambda: reset_message_for(settings))  # full
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="wsgiauth.mail"):
         known = send(app, "POST", "/reset_password", {"email": EMAIL})
@@ -530,7 +549,7 @@ def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
     assert [record.getMessage() for record in caplog.records].count(
         "the outbox is full: a mail was dropped"
     ) == 2
-    outbox.close(timeout=0.1)
+    assert outbox.close(timeout=0.1) == 3
 
 
 def reset_message_for(settings: config.Settings) -> EmailMessage:
@@ -546,7 +565,7 @@ def test_sigterm_with_a_hanging_relay_exits_soon_and_says_what_it_dropped(
     db_url, silent_relay, monkeypatch
 ):
     # Issue 8, item 5: the relay accepts and never answers; SIGTERM took 91 s.
-    for name, value in production_env(silent_relay).items():
+    for name, value in production_env(silent_relay.port).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "100")
     with Server(db_url, "--production") as server:
