@@ -19,6 +19,7 @@ import argparse
 import errno
 import ipaddress
 import logging
+import resource
 import signal
 import sys
 import threading
@@ -43,6 +44,27 @@ MAX_UPLOAD_BYTES = 1024 * 1024
 # waitress warns "Task queue depth is N" on every request that waits for a
 # free thread: under load, one such line every this many seconds is plenty.
 QUEUE_WARNING_INTERVAL_SECONDS = 10.0
+# Slowloris (issue 8, item 7): a client that opens connections and sends
+# half a request on each holds them open. waitress's defaults, 100
+# connections and a 120 s idle timeout, let 98 of them lock everyone out.
+# - How many connections waitress holds at once. Past it, it stops
+#   accepting until one closes. Each idle one costs a file descriptor and a
+#   few kilobytes, so the limit can be high; the file-descriptor limit of
+#   the process is raised to match, or the limit lowered to fit it.
+CONNECTION_LIMIT = 1000
+# - Descriptors kept for everything else: the listening socket, the
+#   database's connections, logs, waitress's own trigger pipe.
+FILES_KEPT_FREE = 100
+# - Seconds a connection may sit idle, a half-sent request included,
+#   before it is closed: a browser's keep-alive connection is idle for
+#   seconds, not minutes.
+CHANNEL_TIMEOUT_SECONDS = 30
+# - How often waitress looks for idle connections to close (default 30 s).
+CLEANUP_INTERVAL_SECONDS = 10
+# Above a limit, a client that trickles a byte every few seconds is never
+# idle and keeps its connection: only a proxy in front, counting connections
+# per client address, stops that (see SECURITY.md).
+
 # The headers a trusted proxy sets (deploy/nginx.conf.template sets these
 # three). waitress puts them in REMOTE_ADDR, wsgi.url_scheme and HTTP_HOST;
 # the app's cross-site check compares Origin with that Host.
@@ -219,6 +241,12 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "port": args.port,
         "threads": args.threads,
         "max_request_body_size": MAX_UPLOAD_BYTES,
+        "connection_limit": connection_limit(),
+        "channel_timeout": CHANNEL_TIMEOUT_SECONDS,
+        "cleanup_interval": CLEANUP_INTERVAL_SECONDS,
+        # poll(), not select(): select() cannot watch a descriptor numbered
+        # 1024 or more (FD_SETSIZE), which a thousand connections reach.
+        "asyncore_use_poll": True,
     }
     if args.trusted_proxy is not None:
         options.update(
@@ -228,6 +256,27 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
             clear_untrusted_proxy_headers=True,
         )
     return options
+
+
+def connection_limit(wanted: int = CONNECTION_LIMIT) -> int:
+    """Return how many connections waitress may hold, within the file-descriptor limit.
+
+    The soft limit (``ulimit -n``, often 1024) is raised toward the hard one
+    if it is too low for ``wanted`` connections; if the hard limit is lower
+    still, fewer connections are allowed, and a warning says so.
+    """
+    needed = wanted + FILES_KEPT_FREE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        allowed = max(1, soft - FILES_KEPT_FREE)
+        logging.getLogger("wsgiauth").warning(
+            "the open-file limit is %d: %d connections at once, not %d", soft, allowed, wanted
+        )
+        return allowed
+    return wanted
 
 
 def stop(signum: int, frame: FrameType | None) -> None:

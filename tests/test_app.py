@@ -1872,3 +1872,36 @@ def test_middleware_refuses_cross_site_before_the_app_runs():
     assert guarded.post("/", headers={"Sec-Fetch-Site": "same-origin"}).text == "ok"
     assert guarded.get("/", headers={"Sec-Fetch-Site": "cross-site"}).text == "ok"
     assert calls == ["POST", "GET"]
+
+
+def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
+    # Issue 8, item 6: with every bcrypt slot taken (as that many logins in
+    # flight would), a request that needs bcrypt is refused at once.
+    register(app)
+    session_id = login(app)
+    token = reset_token(app)
+    slots = auth._bcrypt_slots
+    for _ in range(auth.settings.bcrypt_slots):
+        assert slots.acquire(blocking=False)
+    try:
+        attempts = [
+            ("POST", "/sessions", {"email": EMAIL, "password": PASSWORD}),
+            ("POST", "/sessions", {"email": "nobody@example.com", "password": PASSWORD}),
+            ("POST", "/users", {"email": "carol@example.com", "password": PASSWORD}),
+            ("PUT", "/reset_password", {"email": EMAIL, "reset_token": token, "new_password": "x"}),
+        ]
+        answers = [send(app, method, path, form) for method, path, form in attempts]
+        for res in answers:
+            assert_error(res, 503, "busy")
+            assert res.headers["Retry-After"] == "1"
+            assert "Set-Cookie" not in res.headers
+        # The same bytes whether or not the email has an account.
+        assert answers[0].body == answers[1].body
+        # What needs no bcrypt is served as usual.
+        assert profile_status(app, f"session_id={session_id}") == 200
+        assert send(app, "GET", "/").status_int == 200
+    finally:
+        for _ in range(auth.settings.bcrypt_slots):
+            slots.release()
+    assert login_status(app, "carol@example.com") == 401  # she was not registered
+    assert update_password(app, token, "x").status_int == 200  # the token was not used up

@@ -1,7 +1,9 @@
 """Auth: password hashing, registration, login, sessions, and their rules."""
 
+import contextlib
 import dataclasses
 import hashlib
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,7 +16,14 @@ import sqlalchemy
 from sqlalchemy import create_engine, text
 
 from wsgiauth import config
-from wsgiauth.auth import Auth, InvalidInput, TooManyAttempts, WrongPassword, _hash_password
+from wsgiauth.auth import (
+    Auth,
+    Busy,
+    InvalidInput,
+    TooManyAttempts,
+    WrongPassword,
+    _hash_password,
+)
 from wsgiauth.db import DB
 from wsgiauth.user import User
 
@@ -350,9 +359,11 @@ def test_get_user_from_session_id_with_a_nul_after_a_real_session_is_none(auth: 
 
 
 def test_concurrent_registrations_of_one_email_make_one_user(
-    auth: Auth, raw: sqlalchemy.Connection
+    db: DB, raw: sqlalchemy.Connection
 ) -> None:
     count = 48
+    # A slot for each: the race under test is the database's, not a 503.
+    auth = Auth(db, settings=dataclasses.replace(config.load(), bcrypt_slots=count))
     barrier = threading.Barrier(count)
     created: list[User] = []
     refused: list[str] = []
@@ -963,9 +974,9 @@ def test_concurrent_wrong_passwords_get_at_most_the_limit_of_guesses(
     db: DB, clock: FakeClock, checkpw_calls: list[bytes]
 ) -> None:
     # Sixteen guesses at once must not all slip past a limit of 10.
-    auth = timed_auth(db, clock)
-    auth.register_user("bob@bob.com", "pw")
     count = 16
+    auth = timed_auth(db, clock, bcrypt_slots=count)  # each guess gets as far as the throttle
+    auth.register_user("bob@bob.com", "pw")
     barrier = threading.Barrier(count)
     results: list[object] = []
 
@@ -1200,3 +1211,64 @@ def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
     assert db.find_user_by(id=bob.id).session_id is None
     monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", real)
     assert auth.log_in("bob@bob.com", "new").session_id
+
+
+# --- bcrypt slots (issue 8, item 6) ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
+    """Hold every bcrypt slot of ``auth``, as that many logins in flight would."""
+    slots = auth._bcrypt_slots
+    for _ in range(auth.settings.bcrypt_slots):
+        assert slots.acquire(blocking=False)
+    try:
+        yield
+    finally:
+        for _ in range(auth.settings.bcrypt_slots):
+            slots.release()
+
+
+def test_bcrypt_work_past_the_slots_is_refused_at_once(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock, bcrypt_slots=1)
+    auth.register_user("bob@example.com", "pw")
+    token = auth.get_reset_password_token("bob@example.com")
+    with every_bcrypt_slot_taken(auth):
+        with pytest.raises(Busy) as busy:
+            auth.log_in("bob@example.com", "pw")
+        assert busy.value.retry_after == 1
+        # The unknown email's dummy check takes a slot too: no oracle in a 503.
+        with pytest.raises(Busy):
+            auth.log_in("nobody@example.com", "pw")
+        with pytest.raises(Busy):
+            auth.register_user("carol@example.com", "pw")
+        with pytest.raises(Busy):
+            auth.update_password(token, "new pw", email="bob@example.com")
+    # Nothing was done, and the slot is free again, after errors as well.
+    assert wrong(auth, "carol@example.com", "pw")
+    assert wrong(auth, "bob@example.com", "bad")
+    auth.update_password(token, "new pw", email="bob@example.com")
+    assert new_session(auth, "bob@example.com", "new pw")
+
+
+def test_a_busy_login_costs_no_attempt(db: DB, clock: FakeClock) -> None:
+    # The slot is taken before the attempt is counted: 503s, however many,
+    # leave the user's login budget whole.
+    auth = timed_auth(db, clock, bcrypt_slots=2, login_failure_limit=2)
+    auth.register_user("bob@example.com", "pw")
+    with every_bcrypt_slot_taken(auth):
+        for _ in range(5):
+            with pytest.raises(Busy):
+                auth.log_in("bob@example.com", "bad")
+    assert wrong(auth, "bob@example.com", "bad")
+    assert wrong(auth, "bob@example.com", "bad")
+    with pytest.raises(TooManyAttempts):
+        auth.log_in("bob@example.com", "pw")
+
+
+def test_bcrypt_slots_default_to_the_cores_and_are_configurable() -> None:
+    assert config.Settings().bcrypt_slots == (os.cpu_count() or 1)
+    assert config.load({}).bcrypt_slots == (os.cpu_count() or 1)
+    assert config.load({"WSGIAUTH_BCRYPT_SLOTS": "3"}).bcrypt_slots == 3
+    with pytest.raises(ValueError, match="WSGIAUTH_BCRYPT_SLOTS"):
+        config.load({"WSGIAUTH_BCRYPT_SLOTS": "0"})

@@ -14,8 +14,11 @@ enough.
 import asyncio
 import email
 import email.policy
+import logging
 import re
 import socket
+import statistics
+import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -23,14 +26,16 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+import sqlalchemy
+import sqlalchemy.exc
 import webtest
 from aiosmtpd.controller import Controller
 from conftest import Server
 
-from wsgiauth import config
+from wsgiauth import config, mail
 from wsgiauth.app import RESET_MAILED, create_app
 from wsgiauth.auth import Auth
-from wsgiauth.mail import Outbox
+from wsgiauth.mail import Outbox, no_account_message
 
 EMAIL = "bob@example.com"
 OTHER = "eve@example.com"  # never registered; as long as EMAIL, so the answers can match
@@ -52,12 +57,14 @@ class Mailbox:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
         self.envelopes: list[tuple[str, list[str], EmailMessage]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each message's arrival
 
     async def handle_DATA(self, server, session, envelope) -> str:
         # A slow relay: the answer to DATA, which smtplib waits for, comes late.
         await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        self.arrived.append(time.monotonic())
         return "250 Message accepted for delivery"
 
     def wait_for(self, count: int, timeout: float = 5.0) -> None:
@@ -415,3 +422,185 @@ def test_serve_production_mails_a_working_token(db_url, smtp, monkeypatch):
         log = server.stop()
     assert "production mode" in log
     assert token not in log
+
+
+# --- under attack (issue 8) -----------------------------------------------------------------
+
+
+def test_later_mails_do_not_tell_whether_an_email_has_an_account(make_app):
+    """Issue 8, item 2: the delivery of the attacker's own mail is the same either way.
+
+    The attacker asks a reset for a target, then one for their own address,
+    and times their own mail. With a relay that takes 150 ms a message, it
+    came 315 ms later when the target had an account and 159 ms when not.
+    Each case is tried three times, alternately; medians are compared.
+    """
+    delay = 0.15
+    app, mailbox = make_app(delay=delay)
+    late: dict[bool, list[float]] = {True: [], False: []}
+    answered: dict[bool, list[float]] = {True: [], False: []}
+    bodies: dict[bool, set[bytes]] = {True: set(), False: set()}
+    for round_ in range(6):
+        has_account = round_ % 2 == 0
+        target = f"target{round_}@example.com"  # as long as the other targets
+        own = f"attacker{round_}@evil.example"
+        register(app, email=own)  # the attacker's own account, which does get a token
+        if has_account:
+            register(app, email=target)
+        started = time.monotonic()
+        res = send(app, "POST", "/reset_password", {"email": target})
+        answered[has_account].append(time.monotonic() - started)
+        assert res.status_int == 200
+        bodies[has_account].add(res.body.replace(target.encode(), b"TARGET"))
+        asked = time.monotonic()
+        assert send(app, "POST", "/reset_password", {"email": own}).status_int == 200
+        late[has_account].append(arrival(mailbox, own) - asked)
+    assert bodies[True] == bodies[False]
+    assert len(bodies[True]) == 1
+    with_account, without = statistics.median(late[True]), statistics.median(late[False])
+    # What is left is the token's write to the database, a few milliseconds.
+    assert abs(with_account - without) < delay / 2, (late, answered)
+    # The control: the target's mail went first, and the relay really was slow.
+    assert without > 1.5 * delay, late
+    # The answer is not slower for an account either.
+    assert statistics.median(answered[True]) < statistics.median(answered[False]) + delay / 2
+    assert [rcpt for _, (rcpt,), _ in mailbox.envelopes[::2]] == [
+        f"target{round_}@example.com" for round_ in range(6)
+    ]
+
+
+def arrival(mailbox: Mailbox, address: str, timeout: float = 5.0) -> float:
+    """Wait for the mail to ``address``; return when it arrived (``time.monotonic()``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for (_, rcpt_tos, _), arrived in zip(mailbox.envelopes, mailbox.arrived, strict=False):
+            if rcpt_tos == [address]:
+                return arrived
+        time.sleep(0.005)
+    raise AssertionError(f"no mail came for {address}")
+
+
+class SilentRelay:
+    """A TCP server that accepts connections and never says a word.
+
+    An SMTP client waits for a greeting that never comes: the relay that
+    hangs of issue 8, item 5.
+    """
+
+    def __init__(self, port: int, accepted: list[socket.socket]) -> None:
+        self.port = port
+        self.accepted = accepted
+
+    def wait_for_connection(self, timeout: float = 5.0) -> None:
+        """Wait until a client is connected (and waiting for its greeting)."""
+        deadline = time.monotonic() + timeout
+        while not self.accepted:
+            assert time.monotonic() < deadline, "nobody connected"
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def silent_relay() -> Iterator[SilentRelay]:
+    """Start a ``SilentRelay`` on 127.0.0.1."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield SilentRelay(listener.getsockname()[1], accepted)
+    stopping.set()
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
+    # Issue 8, item 5: the outbox holds at most its size; past that, mails
+    # are dropped and logged, and the answer stays the same for everyone.
+    settings = config.load(
+        {**production_env(silent_relay.port), "WSGIAUTH_RESET_REQUEST_LIMIT": "100"},
+        production=True,
+    )
+    auth = Auth(db, settings=settings)
+    outbox = Outbox(settings, size=2)
+    app = webtest.TestApp(create_app(auth, outbox), lint=True)
+    register(app)
+    assert outbox.post(lambda: reset_message_for(settings))
+    silent_relay.wait_for_connection()  # that one is on the wire, for 5 s
+    assert outbox.post(lambda: reset_message_for(settings))
+    assert outbox.post(lambda: reset_message_for(settings))
+    assert not outbox.post(lambda: reset_message_for(settings))  # full
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wsgiauth.mail"):
+        known = send(app, "POST", "/reset_password", {"email": EMAIL})
+        unknown = send(app, "POST", "/reset_password", {"email": OTHER})
+    assert known.status_int == unknown.status_int == 200
+    assert without_date(known) == without_date(unknown)
+    assert known.body == unknown.body.replace(OTHER.encode(), EMAIL.encode())
+    assert [record.getMessage() for record in caplog.records].count(
+        "the outbox is full: a mail was dropped"
+    ) == 2
+    assert outbox.close(timeout=0.1) == 3
+
+
+def reset_message_for(settings: config.Settings) -> EmailMessage:
+    """A mail for the outbox to send, with no token in it."""
+    return no_account_message(settings, OTHER)
+
+
+def test_the_smtp_timeout_is_short():
+    assert mail.SMTP_TIMEOUT_SECONDS <= 5
+
+
+def test_sigterm_with_a_hanging_relay_exits_soon_and_says_what_it_dropped(
+    db_url, silent_relay, monkeypatch
+):
+    # Issue 8, item 5: the relay accepts and never answers; SIGTERM took 91 s.
+    for name, value in production_env(silent_relay.port).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "100")
+    with Server(db_url, "--production") as server:
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{server.url}/users", data=form, timeout=TIMEOUT).ok
+        for number in range(10):
+            address = EMAIL if number % 2 else f"other{number}@example.com"
+            res = requests.post(
+                f"{server.url}/reset_password", data={"email": address}, timeout=TIMEOUT
+            )
+            assert res.status_code == 200
+        started = time.monotonic()
+        log = server.stop()  # SIGTERM; checks exit code 0
+        elapsed = time.monotonic() - started
+    assert elapsed < 4, (elapsed, log)
+    assert re.search(r"stopping: 10 (queued )?mails", log), log
+    assert not UUID4.search(log), log
+    assert "Traceback" not in log.split("stopping:")[-1]
+
+
+def test_a_database_error_on_the_mail_thread_is_logged(db, db_url, smtp, caplog):
+    # Issue 8, item 5: the token is written on the mail thread; if the
+    # database fails there, the error is in the log, not lost with the thread.
+    mailbox, port = smtp()
+    app = production_app(Auth(db, settings=config.load(production_env(port), production=True)))
+    register(app)
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE token_times"))
+    engine.dispose()
+    with caplog.at_level(logging.ERROR, logger="wsgiauth.mail"):
+        assert send(app, "POST", "/reset_password", {"email": EMAIL}).status_int == 200
+        deliver(app)
+    assert mailbox.envelopes == []
+    (record,) = [record for record in caplog.records if record.name == "wsgiauth.mail"]
+    assert record.getMessage() == "could not send a mail"
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], sqlalchemy.exc.SQLAlchemyError)

@@ -867,3 +867,143 @@ def test_the_log_handler_batches_lines_but_flushes_warnings_at_once(tmp_path: Pa
             assert path.read_text() == "first\nsecond line\nan access line\n"
         finally:
             logger.removeHandler(handler)
+
+
+# --- 11. under attack (issue 8) ----------------------------------------------------------------
+
+
+def log_in_until(url: str, form: dict[str, str], done: threading.Event) -> list[str]:
+    """Log in with ``form`` until ``done`` is set; return the session id of each success."""
+    sessions = []
+    with requests.Session() as http:
+        while not done.is_set():
+            answer = http.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+            if answer.status_code == 200:
+                sessions.append(answer.cookies["session_id"])
+    return sessions
+
+
+def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 8, item 1: once the reset's answer is out, the old password has no session.
+
+    Three clients loop logins with the old password while the owner resets
+    it. A login that read the old hash before the reset and finished bcrypt
+    after it must not store its session: the cost of 10 (~60 ms a check)
+    makes that window real, and three trials make it near certain to be hit.
+    """
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "10")
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "8")  # no 503s here: item 6 is not under test
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
+    alive = []
+    with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(3) as pool:
+        url = server.url
+        for trial in range(3):
+            email = f"owner{trial}@example.com"
+            old = {"email": email, "password": PASSWD}
+            assert requests.post(f"{url}/users", data=old, timeout=TIMEOUT).status_code == 200
+            reset_done = threading.Event()
+            clients = [pool.submit(log_in_until, url, old, reset_done) for _ in range(3)]
+            time.sleep(0.3)
+            answer = requests.post(f"{url}/reset_password", data={"email": email}, timeout=TIMEOUT)
+            form = {"email": email, "reset_token": answer.json()["reset_token"]}
+            form["new_password"] = NEW_PASSWD
+            answer = requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT)
+            assert answer.status_code == 200, payload_of(answer)
+            reset_done.set()  # the answer is out; the logins in flight finish now
+            sessions = [session_id for client in clients for session_id in client.result()]
+            assert sessions, "no login went through before the reset"
+            for session_id in sessions:
+                profile = requests.get(
+                    f"{url}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT
+                )
+                if profile.status_code != 403:
+                    alive.append((trial, session_id))
+    assert alive == [], f"{len(alive)} sessions of the old password outlived the reset"
+
+
+def test_a_login_flood_gets_503s_and_leaves_cheap_requests_served(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, item 6: bcrypt past its slots is refused at once, not queued.
+
+    One slot and six clients flooding logins at cost 10: some logins get
+    503 with ``Retry-After`` instead of waiting for the slot, and
+    ``GET /profile`` keeps answering 200 all along. Statuses, not timings.
+    """
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "10")
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "1")
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
+    form = {"email": EMAIL, "password": PASSWD}
+
+    def flood(number: int) -> list[tuple[int, str | None]]:
+        """Post logins, right and unknown, and note each status and Retry-After."""
+        seen = []
+        with requests.Session() as http:
+            for attempt in range(4):
+                data = form if attempt % 2 else {**form, "email": f"nobody{number}@example.com"}
+                answer = http.post(f"{url}/sessions", data=data, timeout=TIMEOUT)
+                seen.append((answer.status_code, answer.headers.get("Retry-After")))
+        return seen
+
+    with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(6) as pool:
+        url = server.url
+        assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        # Another account reads its profile: a login to EMAIL replaces EMAIL's session.
+        watcher = {"email": "watcher@example.com", "password": PASSWD}
+        assert requests.post(f"{url}/users", data=watcher, timeout=TIMEOUT).status_code == 200
+        session_id = requests.post(f"{url}/sessions", data=watcher, timeout=TIMEOUT).cookies[
+            "session_id"
+        ]
+        flooders = [pool.submit(flood, number) for number in range(6)]
+        profiles = []
+        while not all(flooder.done() for flooder in flooders):
+            answer = requests.get(
+                f"{url}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT
+            )
+            profiles.append(answer.status_code)
+        seen = Counter(status for flooder in flooders for status in flooder.result())
+    assert set(profiles) == {200}, Counter(profiles)
+    assert set(seen) <= {(200, None), (401, None), (503, "1")}, seen
+    assert seen[(503, "1")] > 0, seen
+    assert seen[(200, None)] + seen[(401, None)] > 0, seen
+
+
+def test_idle_half_sent_requests_do_not_lock_others_out(server: Server) -> None:
+    """Issue 8, item 7 (Slowloris): 300 idle half-sent requests, and ``GET /`` still answers.
+
+    waitress's default connection limit is 100, with a channel timeout of
+    120 s: 98 such connections were enough to make it stop accepting.
+    """
+    host, port = server.url.removeprefix("http://").split(":")
+    with contextlib.ExitStack() as stack:
+        for _ in range(300):
+            idle = stack.enter_context(socket.create_connection((host, int(port)), timeout=5))
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        time.sleep(0.3)  # let waitress accept them all
+        # Without the fix, the server does not accept this one: it would hang.
+        answer = requests.get(f"{server.url}/", timeout=(1, 1))
+        assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "allowed", "soft_after"),
+    [
+        pytest.param(256, 4096, 1000, 1100, id="soft-limit-raised"),
+        pytest.param(300, 300, 200, 300, id="hard-limit-lowers-the-connections"),
+    ],
+)
+def test_the_connection_limit_fits_the_open_file_limit(
+    soft: int, hard: int, allowed: int, soft_after: int
+) -> None:
+    # In a child process: the limits it sets are its own.
+    code = (
+        "import logging, resource, serve; logging.basicConfig();"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}));"
+        "print(serve.connection_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(allowed), str(soft_after)]
+    assert ("200 connections at once, not 1000" in done.stderr) == (allowed < 1000)

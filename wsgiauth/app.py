@@ -32,6 +32,7 @@ from typing import Any
 from wsgiauth import pages
 from wsgiauth.auth import (
     Auth,
+    Busy,
     EmailTaken,
     InvalidInput,
     InvalidToken,
@@ -46,6 +47,7 @@ from wsgiauth.http import (
     MultipartError,
     PayloadTooLarge,
     Response,
+    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
@@ -437,6 +439,7 @@ ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
     UnknownEmail: lambda error: Forbidden("no account with this email"),
     InvalidToken: lambda error: Forbidden("invalid or expired reset token"),
     TooManyAttempts: lambda error: TooManyRequests(error.retry_after),
+    Busy: lambda error: ServiceUnavailable(error.retry_after),
 }
 
 

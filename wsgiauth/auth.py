@@ -6,24 +6,28 @@ exactly as typed, and anything bcrypt cannot take is refused up front.
 
 When a rule says no, ``Auth`` raises an error with a name: ``InvalidInput``,
 ``EmailTaken``, ``WrongPassword``, ``UnknownEmail``, ``InvalidToken``,
-``TooManyAttempts``. The app maps each name to an HTTP status in one table
-(``app.ERRORS``). All but ``TooManyAttempts`` are kinds of ``ValueError``,
-as the seed's API has them.
+``TooManyAttempts``, ``Busy``. The app maps each name to an HTTP status in
+one table (``app.ERRORS``). All but ``TooManyAttempts`` and ``Busy`` are
+kinds of ``ValueError``, as the seed's API has them.
 
 It also owns the defences a home-made auth service usually lacks (see
 SECURITY.md): session ids and reset tokens are stored only as SHA-256
 digests and expire; an unknown email costs the same bcrypt work as a wrong
-password; failed logins and reset requests are throttled per email.
+password; failed logins and reset requests are throttled per email; no
+more bcrypt work runs at once than there are cores to do it.
 """
 
+import functools
 import hashlib
 import math
 import re
+import threading
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, TypeVar
 
 import bcrypt
 from sqlalchemy.exc import IntegrityError, NoResultFound
@@ -78,6 +82,16 @@ class TooManyAttempts(Exception):
         self.retry_after = retry_after
 
 
+class Busy(Exception):
+    """Every bcrypt slot is taken: the request is refused rather than queued."""
+
+    retry_after = 1  # seconds: a bcrypt check takes about a quarter of one
+
+    def __init__(self) -> None:
+        """Say that the server is busy."""
+        super().__init__("too busy checking passwords; try again in a second")
+
+
 # --- passwords and tokens ---------------------------------------------------
 
 
@@ -123,6 +137,37 @@ class Login:
     session_id: str
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _takes_a_bcrypt_slot(
+    method: Callable[Concatenate["Auth", P], R],
+) -> Callable[Concatenate["Auth", P], R]:
+    """Run ``method`` holding one of the bcrypt slots, or raise ``Busy`` at once.
+
+    bcrypt is the one costly thing here, and by design: each check holds a
+    core for a quarter of a second. With more checks than cores, they only
+    take turns, and every worker thread ends up waiting on one, so that
+    even ``GET /profile`` waits. Past ``bcrypt_slots`` checks at once, a
+    request is refused before it does any work: before its login attempt is
+    counted (a 503 costs nobody their login budget) and whether or not the
+    email has an account (an unknown email does the same dummy check, so a
+    busy answer tells nothing either).
+    """
+
+    @functools.wraps(method)
+    def bounded(self: "Auth", /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if not self._bcrypt_slots.acquire(blocking=False):
+            raise Busy()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._bcrypt_slots.release()
+
+    return bounded
+
+
 class Auth:
     """Register users, check their passwords and manage their sessions."""
 
@@ -137,6 +182,7 @@ class Auth:
         self.settings = settings or config.load()
         self._clock = clock
         self._dummy_hash: bytes | None = None
+        self._bcrypt_slots = threading.BoundedSemaphore(self.settings.bcrypt_slots)
 
     @staticmethod
     def normalize_email(email: str) -> str:
@@ -171,6 +217,7 @@ class Auth:
 
     # --- registration and login ---------------------------------------------
 
+    @_takes_a_bcrypt_slot
     def register_user(self, email: str, password: str) -> User:
         """Create and return a user; ``EmailTaken`` if the email has an account."""
         email = self.normalize_email(email)
@@ -184,6 +231,7 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
+    @_takes_a_bcrypt_slot
     def log_in(self, email: str, password: str) -> Login:
         """Check the password and start a new session, replacing any other.
 
@@ -291,6 +339,7 @@ class Auth:
         self._db.set_token(user.id, "reset", _digest(token), self._clock())
         return token
 
+    @_takes_a_bcrypt_slot
     def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///wsgiauth.sqlite"
 DEFAULT_BCRYPT_ROUNDS = 12
+# One bcrypt at a time per core: bcrypt lets go of the GIL, so each runs on a core.
+DEFAULT_BCRYPT_SLOTS = os.cpu_count() or 1
 MODES = ("development", "production")
 
 
@@ -21,6 +23,9 @@ class Settings:
     mode: str = "development"
     # bcrypt's cost factor: 2**12 rounds take about a quarter of a second.
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
+    # How many bcrypt computations may run at once; more would only share
+    # the same cores, and hold every worker thread (issue 8, item 6).
+    bcrypt_slots: int = DEFAULT_BCRYPT_SLOTS
     # An absolute lifetime, whatever the activity: OWASP's session cheat
     # sheet suggests hours to days for a low-risk service.
     session_ttl: int = 14 * 24 * 3600
@@ -99,6 +104,7 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
     return Settings(
         mode=mode,
         bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS, 4, 31),
+        bcrypt_slots=_integer(env, "BCRYPT_SLOTS", DEFAULT_BCRYPT_SLOTS, 1, 1024),
         session_ttl=_integer(env, "SESSION_TTL", Settings.session_ttl, 1, year),
         reset_token_ttl=_integer(env, "RESET_TOKEN_TTL", Settings.reset_token_ttl, 1, day),
         login_failure_limit=_integer(

@@ -141,19 +141,42 @@ class PayloadTooLarge(HTTPError):
     message = "request body too large"
 
 
-class TooManyRequests(HTTPError):
+class RetryLater(HTTPError):
+    """An error that ends with "try again later": ``Retry-After`` says when."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        """Remember the seconds to wait, for the ``Retry-After`` header."""
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Return the ``Retry-After`` header (RFC 9110 §10.2.3), in seconds."""
+        return [("Retry-After", str(self.retry_after))]
+
+
+class TooManyRequests(RetryLater):
     """429: too many failed attempts for now; ``Retry-After`` says how long to wait."""
 
     code = 429
 
     def __init__(self, retry_after: int) -> None:
-        """Remember the seconds to wait, for the ``Retry-After`` header."""
-        self.retry_after = retry_after
-        super().__init__(f"too many attempts; try again in {retry_after} seconds")
+        """Say how many seconds to wait before the next attempt."""
+        super().__init__(f"too many attempts; try again in {retry_after} seconds", retry_after)
 
-    def headers(self) -> list[tuple[str, str]]:
-        """Return the ``Retry-After`` header (RFC 9110 §10.2.3), in seconds."""
-        return [("Retry-After", str(self.retry_after))]
+
+class ServiceUnavailable(RetryLater):
+    """503: the server is too busy for this request now; ``Retry-After`` says when to retry.
+
+    RFC 9110 §15.6.4: "The server MAY send a Retry-After header field to
+    suggest an appropriate amount of time for the client to wait before
+    retrying the request."
+    """
+
+    code = 503
+
+    def __init__(self, retry_after: int = 1) -> None:
+        """Say how many seconds to wait before retrying."""
+        super().__init__(f"server busy; try again in {retry_after} seconds", retry_after)
 
 
 class UnsupportedMediaType(HTTPError):

@@ -10,7 +10,6 @@ import logging
 import queue
 import smtplib
 import threading
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from urllib.parse import urlencode
@@ -108,43 +107,47 @@ class Outbox:
         """Start the thread that sends mail through the settings' relay."""
         self.settings = settings
         self._jobs: queue.Queue[Callable[[], EmailMessage]] = queue.Queue(maxsize=size)
+        # What was posted and what is done (sent or failed) tell, at close,
+        # how many mails are dropped: those queued and the one on the wire.
+        self._lock = threading.Lock()
+        self._posted = 0
+        self._done = 0
         self._closing = threading.Event()
-        self._deadline = float("inf")
-        self._dropped = 0
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="wsgiauth-mail", daemon=True)
         self._thread.start()
 
     def post(self, job: Callable[[], EmailMessage]) -> bool:
         """Queue a mail to write and send; return ``False`` if it was dropped."""
-        if self._closing.is_set():
-            return False
-        try:
-            self._jobs.put_nowait(job)
-        except queue.Full:
-            log.warning("the outbox is full: a mail was dropped")
-            return False
+        with self._lock:
+            if self._closing.is_set():
+                return False
+            try:
+                self._jobs.put_nowait(job)
+            except queue.Full:
+                log.warning("the outbox is full: a mail was dropped")
+                return False
+            self._posted += 1
         return True
 
-    def close(self, timeout: float = 3.0) -> int:
-        """Send what is queued for up to ``timeout`` seconds, drop the rest, stop.
+    def close(self, timeout: float = 2.0) -> int:
+        """Send what is queued for up to ``timeout`` seconds, then drop the rest.
 
-        Returns how many mails were dropped; each is logged, never its content.
+        A mail still on the wire then is dropped too: the thread is a daemon,
+        and it ends with the process. Returns how many mails were dropped,
+        and logs that number, never their content.
         """
-        self._deadline = time.monotonic() + timeout
         self._closing.set()
-        self._thread.join(timeout + SMTP_TIMEOUT_SECONDS + 1)
-        while True:
-            try:
-                self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            self._dropped += 1
-        if self._dropped:
-            log.warning("stopping: %d queued mails dropped", self._dropped)
-        return self._dropped
+        self._thread.join(timeout)
+        with self._lock:
+            self._stopped = True  # the thread starts no other mail
+            dropped = self._posted - self._done
+        if dropped:
+            log.warning("stopping: %d mails not sent, dropped", dropped)
+        return dropped
 
     def _run(self) -> None:
-        """Write and send each job in turn until closed and empty, or past the deadline."""
+        """Write and send each job in turn, until closed and empty, or stopped."""
         while True:
             try:
                 job = self._jobs.get(timeout=0.1)
@@ -152,11 +155,13 @@ class Outbox:
                 if self._closing.is_set():
                     return
                 continue
-            if time.monotonic() > self._deadline:
-                self._dropped += 1  # close() counts the rest
-                return
+            with self._lock:
+                if self._stopped:
+                    return
             try:
                 send(self.settings, job())
             except Exception:
                 # Any failure, the database's included: logged, never lost.
                 log.exception("could not send a mail")
+            with self._lock:
+                self._done += 1
