@@ -11,7 +11,6 @@ tests/test_browser.py does the same in a real Chromium.
 """
 
 import base64
-import doctest
 import hashlib
 import re
 import uuid
@@ -22,7 +21,6 @@ from urllib.parse import urlencode
 import pytest
 import webtest
 from aiosmtpd.controller import Controller
-from conftest import ROOT
 from test_production import Mailbox, free_port
 
 from wsgiauth import config
@@ -667,10 +665,3 @@ def make_app(db):
         return webtest.TestApp(create_app(Auth(db, settings=settings)), lint=True)
 
     return make
-
-
-def test_the_walkthrough_chapter_on_browsers_runs():
-    # docs/walkthrough-browser.md is a doctest; it joins docs/walkthrough.md.
-    chapter = ROOT / "docs" / "walkthrough-browser.md"
-    failed, attempted = doctest.testfile(str(chapter), module_relative=False)
-    assert (failed, attempted > 20) == (0, True)
