@@ -415,3 +415,54 @@ def test_serve_production_mails_a_working_token(db_url, smtp, monkeypatch):
         log = server.stop()
     assert "production mode" in log
     assert token not in log
+
+
+# --- issue 8: abuse -------------------------------------------------------------------
+
+
+def test_one_mailbox_gets_at_most_the_limit_of_reset_mails(prod):
+    # Item 3: every spelling that a relay delivers to victim@corp.test is
+    # refused or counted under that one mailbox, subaddresses (RFC 5233) too.
+    app, mailbox = prod
+    register(app, email="victim@corp.test")
+    spellings = [
+        "victim@corp.test",
+        " Victim@CORP.test",
+        "victim+1@corp.test",
+        "victim+2@corp.test",
+        "victim@corp.test(1)",
+        '"victim"@corp.test',
+        "x<victim@corp.test>",
+        "g:victim@corp.test;",
+        "(c)victim@corp.test",
+    ]
+    answers = [
+        send(app, "POST", "/reset_password", {"email": spelling}).status_int
+        for _ in range(5)
+        for spelling in spellings
+    ]
+    deliver(app)
+    mailed = [rcpt for _, rcpts, _ in mailbox.envelopes for rcpt in rcpts]
+    reaching_victim = [
+        rcpt for rcpt in mailed if re.fullmatch(r"victim(\+[^@]*)?@corp\.test", rcpt.lower())
+    ]
+    assert len(mailed) == len(reaching_victim) <= app.outbox.settings.reset_request_limit
+    assert set(answers) == {200, 400, 429}
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "iloveyou", "Baseball"])
+def test_production_refuses_a_common_password(prod, password):
+    # Item 10 (NIST SP 800-63B §5.1.1.2): a password from a list of the most
+    # common ones is refused, at registration and at reset, saying why.
+    app, mailbox = prod
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": password})
+    assert res.status_int == 400
+    assert "common" in res.json["message"]
+    register(app)
+    assert send(app, "POST", "/reset_password", {"email": EMAIL}).status_int == 200
+    mailbox.wait_for(1)
+    form = {"email": EMAIL, "reset_token": token_in(mailbox.envelopes[0][2])}
+    res = send(app, "PUT", "/reset_password", {**form, "new_password": password})
+    assert res.status_int == 400
+    assert "common" in res.json["message"]
+    assert send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int == 200
