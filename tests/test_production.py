@@ -465,4 +465,7 @@ def test_production_refuses_a_common_password(prod, password):
     res = send(app, "PUT", "/reset_password", {**form, "new_password": password})
     assert res.status_int == 400
     assert "common" in res.json["message"]
-    assert send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int == 200
+    assert (
+        send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int
+        == 200
+    )
