@@ -25,7 +25,7 @@ import requests
 from conftest import Server
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, text
 
-from wsgiauth.auth import Auth
+from wsgiauth.auth import Auth, WrongPassword
 from wsgiauth.db import DB
 from wsgiauth.user import Attempts, TokenTimes, User
 
@@ -151,7 +151,11 @@ def is_rowid_alias(connection: Connection, table: str, column: str) -> bool:
 # "users.email = ?" (SQLite) or "users.email = %(email_1)s" (psycopg), in a
 # WHERE or a join's ON: the columns a statement looks rows up by. SQLite
 # quotes a column named like a keyword: 'attempts."key" = ?'.
-LOOKUP = re.compile(r'\b(users|token_times|attempts)\."?(\w+)"? = (?:\?|%\(\w+\)s|\w+\.\w+)')
+# The sweep of expired attempts looks up by "attempts.expires_at <= ?", in
+# "attempts.key IN (SELECT ...)".
+LOOKUP = re.compile(
+    r'\b(users|token_times|attempts)\."?(\w+)"? (?:=|<=|IN) (?:\?|%\(\w+\)s|\w+\.\w+|\()'
+)
 
 
 def lookups(statement: str) -> dict[str, set[str]]:
@@ -244,11 +248,13 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         auth.register_user(email, password)
         with pytest.raises(ValueError):
             auth.register_user(email, password)
-        assert auth.log_in(email, "wrong password") is None  # a new throttle row
-        assert auth.log_in(email, "wrong again") is None  # the counter raised
-        session_id = auth.log_in(email, password)  # and cleared
-        assert session_id is not None
-        assert auth.log_in("nobody@example.com", password) is None
+        with pytest.raises(WrongPassword):
+            auth.log_in(email, "wrong password")  # a new throttle row
+        with pytest.raises(WrongPassword):
+            auth.log_in(email, "wrong again")  # the counter raised
+        session_id = auth.log_in(email, password).session_id  # and cleared
+        with pytest.raises(WrongPassword):
+            auth.log_in("nobody@example.com", password)
         user = auth.get_user_from_session_id(session_id)
         assert user is not None and user.email == email
         assert auth.get_user_from_session_id(str(uuid.uuid4())) is None
@@ -258,8 +264,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         auth.update_password(token, "n3w-pw", email=email)
         with pytest.raises(ValueError):
             auth.update_password(token, "n3w-pw-again", email=email)
-        session_id = auth.log_in(email, "n3w-pw")
-        assert session_id is not None
+        assert auth.log_in(email, "n3w-pw").session_id
         auth.destroy_session(user.id)
         auth.destroy_session(10**9)
         assert database.find_user_by(id=user.id).email == email
