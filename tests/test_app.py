@@ -1961,3 +1961,29 @@ def test_two_cookie_headers_keep_the_session_through_a_real_server(db_url):
             answer = connection.getresponse()
             assert (answer.status, json.loads(answer.read())) == (200, {"email": EMAIL})
             connection.close()
+
+
+def test_a_hundred_failed_logins_across_windows_shut_the_account_until_a_reset(make_app, now):
+    # Item 8 over HTTP: the 960 guesses a day of the bare window are capped
+    # at 100 in a row; an unknown email is answered the same; a reset opens.
+    app = make_app()
+    register(app)
+    answers = {}
+    for email in (EMAIL, "eve@example.com"):
+        now[0] = START
+        for number in range(100):
+            if number and number % 10 == 0:
+                now[0] += 900
+            assert login_status(app, email, "WrongPwd") == 401
+        now[0] += 900
+        answers[email] = send(app, "POST", "/sessions", {"email": email, "password": PASSWORD})
+    known, unknown = answers[EMAIL], answers["eve@example.com"]
+    assert_error(known, 429)
+    assert without_date(known) == without_date(unknown)
+    assert known.body == unknown.body
+    now[0] += 30 * 24 * 3600
+    assert login_status(app) == 429
+    token = json_body(send(app, "POST", "/reset_password", {"email": EMAIL}))["reset_token"]
+    form = {"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD}
+    assert send(app, "PUT", "/reset_password", form).status_int == 200
+    assert login(app, EMAIL, NEW_PASSWORD)

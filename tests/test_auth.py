@@ -1328,3 +1328,17 @@ def test_a_login_makes_five_database_statements(db: DB, clock: FakeClock) -> Non
     finally:
         sqlalchemy.event.remove(db._engine, "before_cursor_execute", count)
     assert len(statements) <= 5, statements
+
+
+def test_refused_attempts_do_not_bring_the_cap_closer(db: DB, clock: FakeClock) -> None:
+    # Only the guesses let through count towards the cap: a burst of 429s
+    # must not let anyone shut an account in seconds.
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    for _ in range(10):
+        assert wrong(auth, "bob@bob.com", "wrong")
+    for _ in range(200):
+        with pytest.raises(TooManyAttempts):
+            auth.log_in("bob@bob.com", "wrong")
+    clock.advance(900)
+    assert new_session(auth, "bob@bob.com")
