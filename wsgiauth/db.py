@@ -9,6 +9,7 @@ to be safe: a token set with its time, a reset token used up at most once,
 a counter raised by many processes at once.
 """
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
@@ -83,6 +84,9 @@ class DB:
         self._engine = _create_engine(url or config.database_url())
         if self._engine.dialect.name not in _INSERTS:
             raise ValueError("wsgiauth runs on SQLite or PostgreSQL")
+        if self._engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+            # count_event's upsert returns its counts: RETURNING came in 3.35.
+            raise RuntimeError(f"wsgiauth needs SQLite 3.35 or later, not {sqlite3.sqlite_version}")
         self._insert = _INSERTS[self._engine.dialect.name]
         Base.metadata.create_all(self._engine)
         self._last_sweep = float("-inf")
