@@ -561,3 +561,29 @@ def test_find_user_by_a_value_no_column_can_hold_finds_nobody(db: DB, value: str
         db.find_user_by(email=value)
     with pytest.raises(NoResultFound):
         db.find_user_by(reset_token=value)
+
+
+def expiries(connection: sqlalchemy.Connection) -> dict[str, float | None]:
+    """Every ``attempts`` row's key and expiry."""
+    rows = connection.execute(text("SELECT key, expires_at FROM attempts")).all()
+    return {key: expires for key, expires in rows}
+
+
+def test_attempts_expire_with_their_window_and_are_swept(
+    db: DB, raw: sqlalchemy.Connection
+) -> None:
+    # Issue 8, item 4: the table holds only the keys active now.
+    db.add_user("bob@x.com", "hash")
+    db.count_event("reset:a@x.com", 100.0, 60, 5)
+    db.count_event("reset:a@x.com", 130.0, 60, 5)  # the same window: it still ends at 160
+    db.count_event("login:a@x.com", 100.0, 60, 5, keep_for=600, keep_while_email="a@x.com")
+    db.count_event("login:bob@x.com", 100.0, 60, 5, keep_for=600, keep_while_email="bob@x.com")
+    assert expiries(raw) == {
+        "reset:a@x.com": 160.0,
+        "login:a@x.com": 700.0,
+        "login:bob@x.com": None,  # an account's streak is kept until cleared
+    }
+    db.count_event("reset:other@x.com", 160.0 + db_module.SWEEP_INTERVAL_SECONDS, 60, 5)
+    assert set(expiries(raw)) == {"login:a@x.com", "login:bob@x.com", "reset:other@x.com"}
+    db.count_event("reset:other@x.com", 1000.0, 60, 5)
+    assert set(expiries(raw)) == {"login:bob@x.com", "reset:other@x.com"}

@@ -5,8 +5,9 @@ long-lived ``Session``: every method opens its own short session (or, on
 the hot path, a pooled connection), so one ``DB`` can serve all of
 waitress's worker threads at once. Beside the
 seed's three methods it has the few queries that must be one transaction
-to be safe: a token set with its time, a reset token used up at most once,
-a counter raised by many processes at once.
+to be safe: a token set with its time, a login's session stored only while
+its password is unchanged, a reset token used up at most once, a counter
+raised by many processes at once and swept once its time is over.
 """
 
 import sqlite3
