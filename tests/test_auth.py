@@ -1344,3 +1344,16 @@ def test_refused_attempts_do_not_bring_the_cap_closer(db: DB, clock: FakeClock) 
             auth.log_in("bob@bob.com", "wrong")
     clock.advance(900)
     assert new_session(auth, "bob@bob.com")
+
+
+def test_the_shipped_common_passwords_are_zxcvbn_s_list() -> None:
+    # Item 10: the list refused in production is a maintained, cited one.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    from wsgiauth.auth import _common_passwords
+
+    assert _common_passwords() == frozenset(FREQUENCY_LISTS["passwords"])
+    assert {"password", "12345678", "iloveyou"} <= _common_passwords()
+    # The seed's passwords are not in it; development mode keeps it off anyway.
+    assert not {"b4l0u", "mysuperpwd", "mypwdofbob", "t4rt1fl3tt3"} & _common_passwords()
+    assert not config.load({}).refuse_common_passwords
