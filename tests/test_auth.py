@@ -1357,3 +1357,35 @@ def test_the_shipped_common_passwords_are_zxcvbn_s_list() -> None:
     # The seed's passwords are not in it; development mode keeps it off anyway.
     assert not {"b4l0u", "mysuperpwd", "mypwdofbob", "t4rt1fl3tt3"} & _common_passwords()
     assert not config.load({}).refuse_common_passwords
+
+
+def test_a_parallel_burst_gets_no_more_guesses_than_the_cap(
+    db: DB, db_url: str, clock: FakeClock
+) -> None:
+    # The streak is raised in the same statement as the count, before
+    # bcrypt: 16 threads on two processes' DBs share 5 guesses, not 5 each.
+    other_db = DB(db_url)
+    try:
+        auths = [
+            timed_auth(d, clock, login_failure_limit=1000, login_failure_cap=5)
+            for d in (db, other_db)
+        ]
+        auths[0].register_user("bob@bob.com", "pw")
+        barrier = threading.Barrier(16)
+        outcomes: list[str] = []
+
+        def guess(number: int) -> None:
+            barrier.wait()
+            try:
+                auths[number % 2].log_in("bob@bob.com", "wrong")
+            except (WrongPassword, TooManyAttempts) as error:
+                outcomes.append(type(error).__name__)
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        other_db.dispose()
+    assert sorted(outcomes) == ["TooManyAttempts"] * 11 + ["WrongPassword"] * 5
