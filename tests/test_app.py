@@ -25,6 +25,7 @@ import uuid
 from urllib.parse import unquote_plus, urlencode
 
 import pytest
+import sqlalchemy
 import webob
 import webtest
 
@@ -1905,3 +1906,120 @@ def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
             slots.release()
     assert login_status(app, "carol@example.com") == 401  # she was not registered
     assert update_password(app, token, "x").status_int == 200  # the token was not used up
+
+
+# --- issue 8: abuse ------------------------------------------------------------------
+
+# Item 3: every form an address parser reads as victim@corp.test, and more.
+NOT_PLAIN_ADDRESSES = [
+    pytest.param("victim@corp.test(1)", id="comment-after"),
+    pytest.param('"victim"@corp.test', id="quoted-local-part"),
+    pytest.param("x<victim@corp.test>", id="display-name-angle-brackets"),
+    pytest.param("g:victim@corp.test;", id="group"),
+    pytest.param("(c)victim@corp.test", id="comment-before"),
+    pytest.param("<victim@corp.test>", id="angle-brackets"),
+    pytest.param("victim@corp.test,eve@evil.test", id="comma-list"),
+    pytest.param("victim@corp.test;", id="semicolon"),
+    pytest.param("victim@[127.0.0.1]", id="domain-literal"),
+    pytest.param("vic..tim@corp.test", id="double-dot"),
+    pytest.param(".victim@corp.test", id="leading-dot"),
+    pytest.param("victim@corp..test", id="empty-label"),
+    pytest.param("victim@-corp.test", id="label-starts-with-hyphen"),
+    pytest.param("a@b@corp.test", id="two-ats"),
+    pytest.param("victim\\@corp.test", id="backslash"),
+]
+
+
+@pytest.mark.parametrize("email", NOT_PLAIN_ADDRESSES)
+def test_an_email_that_is_not_a_plain_address_is_400_everywhere(app, email):
+    message = assert_error(send(app, "POST", "/users", {"email": email, "password": "x"}), 400)
+    assert "email" in message
+    for path in ("/sessions", "/reset_password"):
+        assert_error(send(app, "POST", path, {"email": email, "password": "x"}), 400, "email")
+    assert login_status(app, "victim@corp.test", "x") == 401  # nothing was registered
+
+
+def attempt_rows(db: DB) -> int:
+    """Count the rows of every throttle table: whatever is not users or token times."""
+    engine = db._engine
+    names = set(sqlalchemy.inspect(engine).get_table_names()) - {"users", "token_times"}
+    with engine.connect() as connection:
+        return sum(
+            connection.execute(sqlalchemy.text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
+            for name in names
+        )
+
+
+def test_junk_logins_and_resets_leave_no_rows_once_their_window_is_over(make_app, db, now):
+    # Item 4: every login or reset for a new email adds a row; once the
+    # windows are over, the rows go, and the table holds only live keys.
+    app = make_app(login_failure_window=60, reset_request_window=120)
+    register(app)
+    junk = 1_000
+    for number in range(junk):
+        now[0] = START + number * 0.01
+        email = f"junk-{number}@example.com"
+        if number % 2:
+            assert login_status(app, email, "x") == 401
+        else:
+            assert send(app, "POST", "/reset_password", {"email": email}).status_int == 403
+    assert attempt_rows(db) >= junk  # they are live: they must be there
+    # Past every window, and past the memory of failed logins (item 8).
+    now[0] = START + 31 * 24 * 3600
+    assert login_status(app, EMAIL, "wrong") == 401
+    assert attempt_rows(db) <= 2  # bob's live count, and the streak of his account
+
+
+def test_two_cookie_headers_keep_the_session_through_a_real_server(db_url):
+    # Item 11: waitress joins two Cookie headers with ", "; an HTTP/2 proxy
+    # may split the cookies into several (RFC 9113 §8.2.3).
+    import http.client
+    from urllib.parse import urlsplit
+
+    import requests
+    from conftest import Server
+
+    with Server(db_url) as server:
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{server.url}/users", data=form, timeout=10).status_code == 200
+        res = requests.post(f"{server.url}/sessions", data=form, timeout=10)
+        session_id = res.cookies["session_id"]
+        url = urlsplit(server.url)
+        for cookies in (
+            ["theme=dark", f"session_id={session_id}"],
+            [f"session_id={session_id}", "theme=dark"],
+        ):
+            connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+            connection.putrequest("GET", "/profile")
+            for cookie in cookies:
+                connection.putheader("Cookie", cookie)
+            connection.endheaders()
+            answer = connection.getresponse()
+            assert (answer.status, json.loads(answer.read())) == (200, {"email": EMAIL})
+            connection.close()
+
+
+def test_a_hundred_failed_logins_across_windows_shut_the_account_until_a_reset(make_app, now):
+    # Item 8 over HTTP: the 960 guesses a day of the bare window are capped
+    # at 100 in a row; an unknown email is answered the same; a reset opens.
+    app = make_app()
+    register(app)
+    answers = {}
+    for email in (EMAIL, "eve@example.com"):
+        now[0] = START
+        for number in range(100):
+            if number and number % 10 == 0:
+                now[0] += 900
+            assert login_status(app, email, "WrongPwd") == 401
+        now[0] += 900
+        answers[email] = send(app, "POST", "/sessions", {"email": email, "password": PASSWORD})
+    known, unknown = answers[EMAIL], answers["eve@example.com"]
+    assert_error(known, 429)
+    assert without_date(known) == without_date(unknown)
+    assert known.body == unknown.body
+    now[0] += 30 * 24 * 3600
+    assert login_status(app) == 429
+    token = json_body(send(app, "POST", "/reset_password", {"email": EMAIL}))["reset_token"]
+    form = {"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD}
+    assert send(app, "PUT", "/reset_password", form).status_int == 200
+    assert login(app, EMAIL, NEW_PASSWORD)

@@ -225,7 +225,7 @@ def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
     with closing(sqlite3.connect(path)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
         # The seed's users, and beside it the tables that keep time and counts.
-        assert sorted(name for (name,) in tables) == ["throttles", "token_times", "users"]
+        assert sorted(name for (name,) in tables) == ["attempts", "token_times", "users"]
         columns = [row[1] for row in connection.execute("PRAGMA table_info(users)")]
         assert columns == ["id", "email", "hashed_password", "session_id", "reset_token"]
 
@@ -373,14 +373,24 @@ def test_set_token_on_an_unknown_user_changes_nothing(db: DB, raw: sqlalchemy.Co
     assert raw.execute(text("SELECT COUNT(*) FROM token_times")).scalar_one() == 0
 
 
-def test_set_token_if_password_sets_only_while_the_hash_is_unchanged(
+def test_start_session_sets_only_while_the_hash_is_unchanged(
     db: DB, raw: sqlalchemy.Connection
 ) -> None:
     user = db.add_user("a@x.com", "old-hash")
-    assert db.set_token(user.id, "session", "d1", 1.0, if_password="old-hash") is True
+    db.count_event("login:a@x.com", 1.0, 900, 10)
+    assert db.start_session(
+        user.id, "d1", 1.0, checked_hash="old-hash", attempts_key="login:a@x.com"
+    )
+    assert events(raw, "login:a@x.com") is None  # the success cleared the count
+    assert db.find_user_by_token("session", "d1")[1] == 1.0
     db.update_user(user.id, hashed_password="new-hash", session_id=None)
-    assert db.set_token(user.id, "session", "d2", 2.0, if_password="old-hash") is False
+    db.count_event("login:a@x.com", 2.0, 900, 10)
+    stored = db.start_session(
+        user.id, "d2", 2.0, checked_hash="old-hash", new_hash="x", attempts_key="login:a@x.com"
+    )
+    assert stored is False
     assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
+    assert events(raw, "login:a@x.com") == (1, 2.0)  # a failed compare-and-set clears nothing
 
 
 def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:
@@ -450,29 +460,29 @@ def test_reset_password_racing_with_one_digest_succeeds_once(
 
 
 def events(connection: sqlalchemy.Connection, key: str) -> tuple[object, ...] | None:
-    """The ``throttles`` row under ``key`` as stored: (count, window start), or None."""
+    """The ``attempts`` row under ``key`` as stored: (count, window start), or None."""
     row = connection.execute(
-        text("SELECT count, window_started_at FROM throttles WHERE key = :key"), {"key": key}
+        text("SELECT count, window_started_at FROM attempts WHERE key = :key"), {"key": key}
     ).first()
     return None if row is None else tuple(row)
 
 
 def test_count_event_counts_in_a_window(db: DB, raw: sqlalchemy.Connection) -> None:
     assert events(raw, "login:a@x.com") is None
-    assert db.count_event("login:a@x.com", 100.0, 10) == (1, 100.0)
-    assert db.count_event("login:a@x.com", 105.0, 10) == (2, 100.0)
-    assert db.count_event("login:a@x.com", 109.5, 10) == (3, 100.0)
+    assert db.count_event("login:a@x.com", 100.0, 10, 5)[:2] == (1, 100.0)
+    assert db.count_event("login:a@x.com", 105.0, 10, 5)[:2] == (2, 100.0)
+    assert db.count_event("login:a@x.com", 109.5, 10, 5)[:2] == (3, 100.0)
     assert events(raw, "login:a@x.com") == (3, 100.0)
     # Keys are counted apart.
-    assert db.count_event("reset:a@x.com", 109.5, 10) == (1, 109.5)
+    assert db.count_event("reset:a@x.com", 109.5, 10, 5)[:2] == (1, 109.5)
     # Ten seconds after it began, the window is over: the count starts again.
-    assert db.count_event("login:a@x.com", 110.0, 10) == (1, 110.0)
-    assert db.count_event("login:a@x.com", 111.0, 10) == (2, 110.0)
+    assert db.count_event("login:a@x.com", 110.0, 10, 5)[:2] == (1, 110.0)
+    assert db.count_event("login:a@x.com", 111.0, 10, 5)[:2] == (2, 110.0)
     db.clear_events("login:a@x.com")
     assert events(raw, "login:a@x.com") is None
     assert events(raw, "reset:a@x.com") == (1, 109.5)
     db.clear_events("never:counted")  # not an error
-    assert db.count_event("login:a@x.com", 112.0, 10) == (1, 112.0)
+    assert db.count_event("login:a@x.com", 112.0, 10, 5)[:2] == (1, 112.0)
 
 
 @pytest.mark.parametrize("instances", [1, 2], ids=["one-db", "two-dbs"])
@@ -490,7 +500,7 @@ def test_count_event_from_16_threads_loses_no_count(
             database = databases[worker % instances]
             barrier.wait()
             for _ in range(calls):
-                count, started = database.count_event("login:race@x.com", 1000.0, 900)
+                count, started, _ = database.count_event("login:race@x.com", 1000.0, 900, 10)
                 assert started == 1000.0
                 counts.append(count)
         except BaseException as error:
@@ -511,7 +521,7 @@ def test_count_event_from_16_threads_loses_no_count(
     assert events(raw, "login:race@x.com") == (total, 1000.0)
     # Every call saw a count of its own: none was lost or counted twice.
     assert sorted(counts) == list(range(1, total + 1))
-    stored = raw.execute(text("SELECT key, count FROM throttles")).all()
+    stored = raw.execute(text("SELECT key, count FROM attempts")).all()
     assert [tuple(row) for row in stored] == [("login:race@x.com", total)]
 
 
@@ -590,3 +600,29 @@ def test_a_failing_token_lookup_hides_the_digest(tmp_path: Path) -> None:
         assert "secret-digest" not in str(raised.value)
     finally:
         database.dispose()
+
+
+def expiries(connection: sqlalchemy.Connection) -> dict[str, float | None]:
+    """Every ``attempts`` row's key and expiry."""
+    rows = connection.execute(text("SELECT key, expires_at FROM attempts")).all()
+    return {key: expires for key, expires in rows}
+
+
+def test_attempts_expire_with_their_window_and_are_swept(
+    db: DB, raw: sqlalchemy.Connection
+) -> None:
+    # Issue 8, item 4: the table holds only the keys active now.
+    db.add_user("bob@x.com", "hash")
+    db.count_event("reset:a@x.com", 100.0, 60, 5)
+    db.count_event("reset:a@x.com", 130.0, 60, 5)  # the same window: it still ends at 160
+    db.count_event("login:a@x.com", 100.0, 60, 5, keep_for=600, keep_while_email="a@x.com")
+    db.count_event("login:bob@x.com", 100.0, 60, 5, keep_for=600, keep_while_email="bob@x.com")
+    assert expiries(raw) == {
+        "reset:a@x.com": 160.0,
+        "login:a@x.com": 700.0,
+        "login:bob@x.com": None,  # an account's streak is kept until cleared
+    }
+    db.count_event("reset:other@x.com", 160.0 + db_module.SWEEP_INTERVAL_SECONDS, 60, 5)
+    assert set(expiries(raw)) == {"login:a@x.com", "login:bob@x.com", "reset:other@x.com"}
+    db.count_event("reset:other@x.com", 1000.0, 60, 5)
+    assert set(expiries(raw)) == {"login:bob@x.com", "reset:other@x.com"}

@@ -591,7 +591,9 @@ COOKIES = [
         'prefs={"a":1}; session_id=abc',
         [("prefs", '{"a":1}'), ("session_id", "abc")],
     ),
-    ("comma is not a separator", "a=1, b=2", [("a", "1, b=2")]),
+    # Two Cookie headers, as waitress joins them (issue 8, item 11).
+    ("comma between headers", "a=1, b=2", [("a", "1"), ("b", "2")]),
+    ("comma inside a value", "a=x,y; b=2", [("a", "x"), ("b", "2")]),
     (
         "Set-Cookie attributes sent back",
         "session_id=abc; Path=/; HttpOnly",

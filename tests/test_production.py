@@ -246,8 +246,9 @@ def test_a_reset_mail_goes_to_one_mailbox_only(prod):
     app, mailbox = prod
     address = "victim@example.com,attacker@evil.example"
     res = send(app, "POST", "/users", {"email": address, "password": PASSWORD})
-    assert res.status_int in (200, 400), res.body  # refusing such an email is also fine
-    assert send(app, "POST", "/reset_password", {"email": address}).status_int == 200
+    # Not a plain address: refused everywhere (issue 8, item 3).
+    assert res.status_int == 400, res.body
+    assert send(app, "POST", "/reset_password", {"email": address}).status_int == 400
     deliver(app)
     for _, rcpt_tos, _ in mailbox.envelopes:
         assert len(rcpt_tos) == 1, rcpt_tos
@@ -341,8 +342,8 @@ def test_passwords_need_8_characters(prod):
     assert res.status_int == 400
     assert "password" in res.json["message"]
     assert login_status(app, "1234567") == 401
-    register(app, "12345678")
-    assert login_status(app, "12345678") == 200
+    register(app, "k8#mQ2vz")  # 8 characters, and not among the common passwords
+    assert login_status(app, "k8#mQ2vz") == 200
 
     # The same rule at reset, and a refused password leaves the token usable.
     assert send(app, "POST", "/reset_password", {"email": EMAIL}).status_int == 200
@@ -604,3 +605,57 @@ def test_a_database_error_on_the_mail_thread_is_logged(db, db_url, smtp, caplog)
     assert record.getMessage() == "could not send a mail"
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], sqlalchemy.exc.SQLAlchemyError)
+
+
+# --- issue 8: abuse -------------------------------------------------------------------
+
+
+def test_one_mailbox_gets_at_most_the_limit_of_reset_mails(prod):
+    # Item 3: every spelling that a relay delivers to victim@corp.test is
+    # refused or counted under that one mailbox, subaddresses (RFC 5233) too.
+    app, mailbox = prod
+    register(app, email="victim@corp.test")
+    spellings = [
+        "victim@corp.test",
+        " Victim@CORP.test",
+        "victim+1@corp.test",
+        "victim+2@corp.test",
+        "victim@corp.test(1)",
+        '"victim"@corp.test',
+        "x<victim@corp.test>",
+        "g:victim@corp.test;",
+        "(c)victim@corp.test",
+    ]
+    answers = [
+        send(app, "POST", "/reset_password", {"email": spelling}).status_int
+        for _ in range(5)
+        for spelling in spellings
+    ]
+    deliver(app)
+    mailed = [rcpt for _, rcpts, _ in mailbox.envelopes for rcpt in rcpts]
+    reaching_victim = [
+        rcpt for rcpt in mailed if re.fullmatch(r"victim(\+[^@]*)?@corp\.test", rcpt.lower())
+    ]
+    assert len(mailed) == len(reaching_victim) <= app.outbox.settings.reset_request_limit
+    assert set(answers) == {200, 400, 429}
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "iloveyou", "Baseball"])
+def test_production_refuses_a_common_password(prod, password):
+    # Item 10 (NIST SP 800-63B §5.1.1.2): a password from a list of the most
+    # common ones is refused, at registration and at reset, saying why.
+    app, mailbox = prod
+    res = send(app, "POST", "/users", {"email": EMAIL, "password": password})
+    assert res.status_int == 400
+    assert "common" in res.json["message"]
+    register(app)
+    assert send(app, "POST", "/reset_password", {"email": EMAIL}).status_int == 200
+    mailbox.wait_for(1)
+    form = {"email": EMAIL, "reset_token": token_in(mailbox.envelopes[0][2])}
+    res = send(app, "PUT", "/reset_password", {**form, "new_password": password})
+    assert res.status_int == 400
+    assert "common" in res.json["message"]
+    assert (
+        send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int
+        == 200
+    )

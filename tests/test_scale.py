@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 
 from wsgiauth.auth import Auth, WrongPassword
 from wsgiauth.db import DB
-from wsgiauth.user import Throttle, TokenTimes, User
+from wsgiauth.user import Attempts, TokenTimes, User
 
 TIMEOUT = 10  # seconds, for every HTTP request
 
@@ -92,14 +92,20 @@ def fill_tables(engine: Engine) -> None:
         {"user_id": number, "session_issued_at": time.time(), "reset_issued_at": None}
         for number in range(1, BULK_USERS + 1)
     ]
-    throttles = [
-        {"key": f"login:bulk{number}@example.com", "count": 1, "window_started_at": time.time()}
+    attempts = [
+        {
+            "key": f"login:bulk{number}@example.com",
+            "count": 1,
+            "window_started_at": time.time(),
+            "streak": 1,
+            "expires_at": None,
+        }
         for number in range(1, BULK_USERS + 1)
     ]
     with engine.begin() as connection:
         connection.execute(insert(User), users)
         connection.execute(insert(TokenTimes), times)
-        connection.execute(insert(Throttle), throttles)
+        connection.execute(insert(Attempts), attempts)
         if engine.dialect.name == "postgresql":
             # The explicit ids above did not move the sequence on.
             connection.execute(
@@ -144,8 +150,12 @@ def is_rowid_alias(connection: Connection, table: str, column: str) -> bool:
 
 # "users.email = ?" (SQLite) or "users.email = %(email_1)s" (psycopg), in a
 # WHERE or a join's ON: the columns a statement looks rows up by. SQLite
-# quotes a column named like a keyword: 'throttles."key" = ?'.
-LOOKUP = re.compile(r'\b(users|token_times|throttles)\."?(\w+)"? = (?:\?|%\(\w+\)s|\w+\.\w+)')
+# quotes a column named like a keyword: 'attempts."key" = ?'.
+# The sweep of expired attempts looks up by "attempts.expires_at <= ?", in
+# "attempts.key IN (SELECT ...)".
+LOOKUP = re.compile(
+    r'\b(users|token_times|attempts)\."?(\w+)"? (?:=|<=|IN) (?:\?|%\(\w+\)s|\w+\.\w+|\()'
+)
 
 
 def lookups(statement: str) -> dict[str, set[str]]:
@@ -212,7 +222,7 @@ def test_the_lookup_columns_are_indexed(db_url: str) -> None:
         assert ("reset_token",) in indexed
         assert inspector.get_pk_constraint("users")["constrained_columns"] == ["id"]
         assert inspector.get_pk_constraint("token_times")["constrained_columns"] == ["user_id"]
-        assert inspector.get_pk_constraint("throttles")["constrained_columns"] == ["key"]
+        assert inspector.get_pk_constraint("attempts")["constrained_columns"] == ["key"]
     finally:
         database.dispose()
 
@@ -273,7 +283,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         # Every kind of lookup the issue names was made, so was checked.
         assert {"email", "session_id", "reset_token", "id"} <= looked_up.get("users", set())
         assert "user_id" in looked_up.get("token_times", set())
-        assert "key" in looked_up.get("throttles", set())
+        assert "key" in looked_up.get("attempts", set())
 
         scans = []
         with database._engine.connect() as connection:

@@ -120,7 +120,7 @@ def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
     block = block[: block.index("< Set-Cookie")]
     assert "> Content-Type: application/x-www-form-urlencoded" in block
     assert "route: POST /sessions -> wsgiauth.app.login" in block
-    assert re.search(r"sql: UPDATE throttles SET", block)
+    assert re.search(r"sql: INSERT INTO attempts", block)
     assert re.search(r"sql: SELECT users\.id, users\.email", block)
     assert re.search(r"sql: UPDATE users SET session_id=", block)
     assert "< HTTP/1.1 200 OK" in block

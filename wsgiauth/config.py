@@ -32,9 +32,17 @@ class Settings:
     reset_token_ttl: int = 3600
     login_failure_limit: int = 10
     login_failure_window: int = 900
+    # NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts on one
+    # account; a password reset opens it again.
+    login_failure_cap: int = 100
+    # How long the failures of an email with no account are remembered
+    # after the last one (an account's are kept until a success or a reset).
+    login_failure_memory: int = 24 * 3600
     reset_request_limit: int = 5
     reset_request_window: int = 3600
     password_min_length: int = 1
+    # NIST SP 800-63B §5.1.1.2: refuse the most common passwords (production).
+    refuse_common_passwords: bool = False
     smtp_host: str = ""
     smtp_port: int = 25
     mail_from: str = ""
@@ -113,6 +121,10 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
         login_failure_window=_integer(
             env, "LOGIN_FAILURE_WINDOW", Settings.login_failure_window, 1, day
         ),
+        login_failure_cap=_integer(env, "LOGIN_FAILURE_CAP", Settings.login_failure_cap, 1, 100),
+        login_failure_memory=_integer(
+            env, "LOGIN_FAILURE_MEMORY", Settings.login_failure_memory, 1, year
+        ),
         reset_request_limit=_integer(
             env, "RESET_REQUEST_LIMIT", Settings.reset_request_limit, 1, 10**6
         ),
@@ -120,6 +132,10 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
             env, "RESET_REQUEST_WINDOW", Settings.reset_request_window, 1, day
         ),
         password_min_length=_integer(env, "PASSWORD_MIN_LENGTH", min_length_default, 1, 72),
+        refuse_common_passwords=_integer(
+            env, "REFUSE_COMMON_PASSWORDS", int(mode == "production"), 0, 1
+        )
+        == 1,
         smtp_host=env.get("WSGIAUTH_SMTP_HOST", ""),
         smtp_port=_integer(env, "SMTP_PORT", Settings.smtp_port, 1, 65535),
         mail_from=env.get("WSGIAUTH_MAIL_FROM", ""),

@@ -5,26 +5,33 @@ long-lived ``Session``: every method opens its own short session (or, on
 the hot path, a pooled connection), so one ``DB`` can serve all of
 waitress's worker threads at once. Beside the
 seed's three methods it has the few queries that must be one transaction
-to be safe: a token set with its time, a reset token used up at most once,
-a counter raised by many processes at once.
+to be safe: a token set with its time, a login's session stored only while
+its password is unchanged, a reset token used up at most once, a counter
+raised by many processes at once and swept once its time is over.
 """
 
 import logging
-from typing import Any, Literal
+import sqlite3
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
+    Connection,
     Engine,
     case,
     create_engine,
     delete,
     event,
+    exists,
+    literal,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DBAPIError,
-    IntegrityError,
     InvalidRequestError,
     NoResultFound,
     SQLAlchemyError,
@@ -32,7 +39,19 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import sessionmaker
 
 from wsgiauth import config
-from wsgiauth.user import Base, Throttle, TokenTimes, User
+from wsgiauth.user import Attempts, Base, TokenTimes, User
+
+# Expired rows of ``attempts`` are deleted at most this often per process,
+# and at most this many at a time: the sweep is one indexed DELETE every few
+# seconds, never a scan on every request, and never a long write lock.
+SWEEP_INTERVAL_SECONDS = 5.0
+SWEEP_BATCH = 10_000
+# INSERT ... ON CONFLICT DO UPDATE (an "upsert") is spelled alike by SQLite
+# (3.24 and later) and PostgreSQL, but SQLAlchemy builds it per dialect.
+_INSERTS: dict[str, Callable[[Any], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +91,26 @@ _TOKEN_LOOKUPS = {
 }
 
 
+class Count(NamedTuple):
+    """What ``count_event`` returns: the counts under a key after one more event."""
+
+    in_window: int  # events in the current window, this one included
+    window_started_at: float
+    streak: int  # events let through since the key was last cleared, across windows
+
+
 class DB:
     """Store and look up users in the configured database."""
 
     def __init__(self, url: str | None = None) -> None:
         """Connect to ``url`` (or the configured URL) and create missing tables."""
         self._engine = _create_engine(url or config.database_url())
+        if self._engine.dialect.name not in _INSERTS:
+            raise ValueError("wsgiauth runs on SQLite or PostgreSQL")
+        if self._engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+            # count_event's upsert returns its counts: RETURNING came in 3.35.
+            raise RuntimeError(f"wsgiauth needs SQLite 3.35 or later, not {sqlite3.sqlite_version}")
+        self._insert = _INSERTS[self._engine.dialect.name]
         # The token lookups in the driver's SQL ("?" for sqlite3, "%(digest)s"
         # for psycopg), and whether it takes its parameter by position.
         self._token_sql = {
@@ -85,6 +118,7 @@ class DB:
             for kind, query in _TOKEN_LOOKUPS.items()
         }
         Base.metadata.create_all(self._engine)
+        self._last_sweep = float("-inf")
         # expire_on_commit=False: the User objects we return stay readable
         # after their session is closed.
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
@@ -144,28 +178,71 @@ class DB:
         kind: TokenKind,
         digest: str | None,
         issued_at: float | None,
-        *,
-        if_password: str | None = None,
     ) -> bool:
         """Store a user's session or reset-token digest with its time, or clear both.
 
-        With ``if_password``, only if the user's password hash is still that
-        one, checked in the same ``UPDATE``. Returns whether a row changed:
-        ``False`` for no such user or a password changed meanwhile.
+        Returns whether the user exists. Two statements in one transaction:
+        the token in ``users``, then its time in ``token_times``.
         """
         column, time_column = _TOKEN_COLUMNS[kind]
         statement = update(User).where(User.id == user_id).values({column.key: digest})
-        if if_password is not None:
-            statement = statement.where(User.hashed_password == if_password)
-        with self._sessions.begin() as session:
-            if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
+        with self._engine.begin() as connection:
+            if connection.execute(statement).rowcount == 0:
                 return False
-            # The update above locks the user's row, so two logins of one
-            # user cannot both find no times row and both insert one.
-            times = session.get(TokenTimes, user_id) or TokenTimes(user_id=user_id)
-            setattr(times, time_column.key, issued_at)
-            session.add(times)
+            self._set_time(connection, user_id, time_column.key, issued_at)
         return True
+
+    def start_session(
+        self,
+        user_id: int,
+        digest: str,
+        issued_at: float,
+        *,
+        checked_hash: str,
+        new_hash: str | None = None,
+        attempts_key: str,
+    ) -> bool:
+        """Store a login's session, if the password hash is still ``checked_hash``.
+
+        The compare-and-set on the hash is what keeps a reset that landed
+        while bcrypt ran from being undone: the session is stored only if
+        the password it was made from is still the password. ``new_hash``
+        replaces the stored hash under the same condition (a rehash at a new
+        bcrypt cost). Returns whether the session was stored.
+
+        One transaction, three statements: the session (and any new hash) in
+        ``users``; its time in ``token_times``, in one upsert; and the login
+        count under ``attempts_key`` cleared, since the login succeeded.
+        """
+        values = {"session_id": digest}
+        if new_hash is not None:
+            values["hashed_password"] = new_hash
+        statement = (
+            update(User)
+            .where(User.id == user_id, User.hashed_password == checked_hash)
+            .values(values)
+        )
+        with self._engine.begin() as connection:
+            if connection.execute(statement).rowcount == 0:
+                return False
+            self._set_time(connection, user_id, "session_issued_at", issued_at)
+            connection.execute(delete(Attempts).where(Attempts.key == attempts_key))
+        return True
+
+    def _set_time(
+        self, connection: Connection, user_id: int, column: str, issued_at: float | None
+    ) -> None:
+        """Write one time of ``token_times`` in one statement, whether its row exists or not.
+
+        The caller has just updated the user's row, which locks it: two
+        logins of one user take turns here.
+        """
+        statement = self._insert(TokenTimes).values({"user_id": user_id, column: issued_at})
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[TokenTimes.user_id], set_={column: issued_at}
+            )
+        )
 
     def find_user_by_token(self, kind: TokenKind, digest: str) -> tuple[User, float | None]:
         """Return the user holding this token digest, and when it was issued.
@@ -230,38 +307,77 @@ class DB:
         with self._sessions.begin() as session:
             return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
-    def count_event(self, key: str, now: float, window: float) -> tuple[int, float]:
-        """Count one event under ``key``; return the count and when its window began.
+    def count_event(
+        self,
+        key: str,
+        now: float,
+        window: float,
+        limit: int,
+        *,
+        keep_for: float = 0.0,
+        keep_while_email: str | None = None,
+    ) -> Count:
+        """Count one event under ``key`` and return the counts, in one statement.
 
         A window that began ``window`` seconds or more before ``now`` is
-        over, and the count starts again at 1. The count is raised in one
-        UPDATE, so several threads or processes never lose an event.
+        over, and the window count starts again at 1. The streak counts the
+        events let through (those that found the window count at most
+        ``limit``) since ``clear_events``, across windows: refused attempts
+        do not add to it. The row may be deleted at the end of its window,
+        or ``keep_for`` seconds after this event if that is later; never,
+        while ``keep_while_email`` is the email of an account.
+
+        It is one upsert with RETURNING: however many threads or processes
+        count at once, none loses an event, and the caller gets the counts
+        its own event made.
         """
-        fresh = Throttle.window_started_at > now - window
+        self._sweep(now)
+        fresh = Attempts.window_started_at > now - window
+        count = case((fresh, Attempts.count + 1), else_=1)
+        window_end = case((fresh, Attempts.window_started_at + window), else_=now + window)
+        expires: ColumnElement[Any] = literal(now + keep_for) if keep_for > window else window_end
+        first_expires: ColumnElement[Any] = literal(now + max(window, keep_for))
+        if keep_while_email is not None:
+            account = exists().where(User.email == keep_while_email)
+            expires = case((account, None), else_=expires)
+            first_expires = case((account, None), else_=first_expires)
         statement = (
-            update(Throttle)
-            .where(Throttle.key == key)
-            .values(
-                count=case((fresh, Throttle.count + 1), else_=1),
-                window_started_at=case((fresh, Throttle.window_started_at), else_=now),
+            self._insert(Attempts)
+            .values(key=key, count=1, window_started_at=now, streak=1, expires_at=first_expires)
+            .on_conflict_do_update(
+                index_elements=[Attempts.key],
+                set_={
+                    "count": count,
+                    "window_started_at": case((fresh, Attempts.window_started_at), else_=now),
+                    "streak": case((count <= limit, Attempts.streak + 1), else_=Attempts.streak),
+                    "expires_at": expires,
+                },
             )
+            .returning(Attempts.count, Attempts.window_started_at, Attempts.streak)
         )
-        for _attempt in range(2):
-            try:
-                with self._sessions.begin() as session:
-                    if session.execute(statement).rowcount == 0:  # type: ignore[attr-defined]
-                        session.add(Throttle(key=key, count=1, window_started_at=now))
-                        return 1, now
-                    row = session.get_one(Throttle, key, populate_existing=True)
-                    return row.count, row.window_started_at
-            except IntegrityError:
-                continue  # another request inserted the first event: count on it
-        raise RuntimeError(f"could not count an event for {key!r}")
+        with self._engine.begin() as connection:
+            row = connection.execute(statement).one()
+        return Count(*row)
 
     def clear_events(self, key: str) -> None:
-        """Forget the count under ``key``."""
-        with self._sessions.begin() as session:
-            session.execute(delete(Throttle).where(Throttle.key == key))
+        """Forget the counts under ``key``."""
+        with self._engine.begin() as connection:
+            connection.execute(delete(Attempts).where(Attempts.key == key))
+
+    def _sweep(self, now: float) -> None:
+        """Delete expired ``attempts`` rows, if this process has not for a few seconds.
+
+        Only the rows of keys that are active now stay (issue 8, item 4).
+        The window of a row is checked when it is counted anyway, so the
+        sweep is about space, not about correctness; a clock that went back
+        sweeps at once.
+        """
+        if self._last_sweep <= now < self._last_sweep + SWEEP_INTERVAL_SECONDS:
+            return
+        self._last_sweep = now
+        expired = select(Attempts.key).where(Attempts.expires_at <= now).limit(SWEEP_BATCH)
+        with self._engine.begin() as connection:
+            connection.execute(delete(Attempts).where(Attempts.key.in_(expired)))
 
     def ping(self) -> bool:
         """Tell whether the database answers ``SELECT 1``; log why not when it does not.

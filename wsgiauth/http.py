@@ -406,9 +406,17 @@ def parse_cookie(header: str) -> list[tuple[str, str]]:
     ``;``, a pair with no ``=``) costs only itself and never hides the
     pairs around it, unlike ``http.cookies.SimpleCookie``. A pair with no
     ``=`` or an empty name is skipped; a value in double quotes is unquoted.
+
+    A comma separates pairs too. A client may send the cookies in several
+    ``Cookie`` headers: HTTP/2 allows splitting them (RFC 9113 §8.2.3), and
+    a proxy may pass them on as they came. RFC 6265 §5.4 wants them joined
+    with ``"; "``, but waitress, like any server that treats every header
+    as a list (RFC 9110 §5.3), joins them with ``", "``. No cookie value
+    may hold a comma (RFC 6265 §4.1.1's cookie-octet), so splitting on it
+    loses only the tail of a value that broke that rule, never a session.
     """
     pairs = []
-    for chunk in header.split(";"):
+    for chunk in re.split("[;,]", header):
         name, equals, value = chunk.partition("=")
         name, value = name.strip(), value.strip()
         if not equals or not name:

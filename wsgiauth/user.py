@@ -2,8 +2,8 @@
 
 ``users`` keeps exactly the seed's five columns. What the seed has no room
 for lives beside it: when each session and reset token was issued
-(``token_times``), and the failed logins and reset requests counted per
-email (``throttles``). Times are Unix seconds, which compare the same way
+(``token_times``), and the logins and reset requests counted per email
+(``attempts``). Times are Unix seconds, which compare the same way
 on SQLite and PostgreSQL.
 """
 
@@ -49,13 +49,27 @@ class TokenTimes(Base):
     reset_issued_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class Throttle(Base):
-    """A count of events (failed logins, reset requests) in a time window."""
+class Attempts(Base):
+    """Events counted under a key (logins, reset requests), in a window and in a row.
 
-    __tablename__ = "throttles"
+    This table replaces ``throttles`` (issue 8, items 4 and 8), which had no
+    room for an expiry or for failures across windows. Tables are made with
+    ``create_all`` and never altered, so a new table rather than new
+    columns; a database made by an older version keeps its ``throttles``
+    table, unused: drop it by hand.
+    """
 
-    # "login:<email>" or "reset:<email>": counted per email, registered or
+    __tablename__ = "attempts"
+
+    # "login:<email>" or "reset:<mailbox>": counted per email, registered or
     # not, so that a 429 does not tell which emails have an account.
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    # Events in the current window, and when that window began.
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     window_started_at: Mapped[float] = mapped_column(Float, nullable=False)
+    # Events since the key was last cleared, across windows: for a login
+    # key, the consecutive failed logins (a success or a reset clears it).
+    streak: Mapped[int] = mapped_column(Integer, nullable=False)
+    # When the row may be deleted; NULL keeps it until it is cleared. The
+    # index lets the periodic sweep find expired rows without a full scan.
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
