@@ -361,15 +361,20 @@ def test_a_failed_registration_shows_the_form_again(app, typed, status, words):
 
 
 def test_user_input_is_escaped(app):
-    # A valid email (nothing in the rules forbids < or "), so it reaches every page.
-    evil = '"><script>alert(1)</script>@example.com'
+    # A valid email with the characters HTML gives a meaning to that a plain
+    # address may hold (' and &), so it reaches every page.
+    stored = "o'neil&{co}@example.com"
     register_form = Page(browse(app, "GET", "/").text).form("/users")
-    assert submit(app, register_form, {"email": evil, "password": "x"}).status_int == 303
-    res = browse(app, "GET", "/profile", cookie=log_in(app, evil, "x"))
+    assert submit(app, register_form, {"email": stored, "password": "x"}).status_int == 303
+    res = browse(app, "GET", "/profile", cookie=log_in(app, stored, "x"))
+    assert "o&#x27;neil&amp;{co}@example.com" in res.text
+    assert stored in page_of(res, 200).text
+    # And one that is refused comes back in the form as typed, escaped.
+    evil = '"><script>alert(1)</script>@example.com'
+    res = submit(app, register_form, {"email": evil, "password": "x"})
     assert "<script>" not in res.text
     assert "&quot;&gt;&lt;script&gt;" in res.text
-    assert evil in page_of(res, 200).text
-    # And one that is refused comes back in the form as typed, escaped.
+    assert page_of(res, 400).form("/users").fields["email"] == evil
     res = submit(app, register_form, {"email": evil + " x", "password": "x"})
     assert "<script>" not in res.text
     assert page_of(res, 400).form("/users").fields["email"] == evil + " x"
