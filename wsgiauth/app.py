@@ -22,6 +22,7 @@ cross-site refusal, the headers every answer carries, and those of pages.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -59,6 +60,7 @@ from wsgiauth.http import (
     parse_multipart,
     parse_urlencoded,
     set_cookie,
+    status_line,
 )
 from wsgiauth.mail import Outbox, no_account_message, reset_message
 from wsgiauth.middleware import (
@@ -120,7 +122,7 @@ class WSGIApp:
             # RFC 9110 §12.5.5: this URL answers according to Accept, so a
             # cache must not give a browser's page to curl, or the reverse.
             response.headers.append(("Vary", "Accept"))
-        start_response(response.status_line(), response.header_list())
+        start_response(status_line(response.code), response.header_list())
         # HEAD gets the headers GET would get, Content-Length included, and no body.
         return [b"" if request.method == "HEAD" else response.body]
 
@@ -202,16 +204,20 @@ class Request:
     """The parts of one request that the endpoints use."""
 
     def __init__(self, environ: dict[str, Any]) -> None:
-        """Read the method, the path and the cookies from ``environ``."""
+        """Read the method, the path and what the client accepts from ``environ``."""
         self.environ = environ
         self.method: str = environ["REQUEST_METHOD"].upper()
         self.path = _from_wsgi(environ.get("PATH_INFO", "")) or "/"
-        self.cookies = first_values(parse_cookie(self.header("Cookie")))
         # Content negotiation (http.best_match): JSON is our first offer, so
         # it wins every tie, "*/*" and no Accept at all included. Browsers
         # ask for text/html at q=1 and everything else at q=0.8 or less.
         self.wants_html = best_match(self.header("Accept"), OFFERS) == "text/html"
         self._form: dict[str, str] | HTTPError | None = None
+
+    @functools.cached_property
+    def cookies(self) -> dict[str, str]:
+        """The cookies, parsed when first asked for; the first of two equal names wins."""
+        return first_values(parse_cookie(self.header("Cookie")))
 
     def header(self, name: str) -> str:
         """Return a request header by name (``"Content-Type"``, ``"Cookie"``), or ``""``."""

@@ -17,6 +17,7 @@ password; failed logins and reset requests are throttled per email; no
 more bcrypt work runs at once than there are cores to do it.
 """
 
+import contextlib
 import functools
 import hashlib
 import math
@@ -25,10 +26,9 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Concatenate, ParamSpec, TypeVar
 
 import bcrypt
 from sqlalchemy.exc import IntegrityError, NoResultFound
@@ -188,37 +188,6 @@ class Login:
     session_id: str
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _takes_a_bcrypt_slot(
-    method: Callable[Concatenate["Auth", P], R],
-) -> Callable[Concatenate["Auth", P], R]:
-    """Run ``method`` holding one of the bcrypt slots, or raise ``Busy`` at once.
-
-    bcrypt is the one costly thing here, and by design: each check holds a
-    core for a quarter of a second. With more checks than cores, they only
-    take turns, and every worker thread ends up waiting on one, so that
-    even ``GET /profile`` waits. Past ``bcrypt_slots`` checks at once, a
-    request is refused before it does any work: before its login attempt is
-    counted (a 503 costs nobody their login budget) and whether or not the
-    email has an account (an unknown email does the same dummy check, so a
-    busy answer tells nothing either).
-    """
-
-    @functools.wraps(method)
-    def bounded(self: "Auth", /, *args: P.args, **kwargs: P.kwargs) -> R:
-        if not self._bcrypt_slots.acquire(blocking=False):
-            raise Busy()
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            self._bcrypt_slots.release()
-
-    return bounded
-
-
 class Auth:
     """Register users, check their passwords and manage their sessions."""
 
@@ -300,14 +269,34 @@ class Auth:
         """Tell whether the database answers a query now (for ``GET /health``)."""
         return self._db.ping()
 
+    @contextlib.contextmanager
+    def _bcrypt_slot(self) -> Iterator[None]:
+        """Hold one of the bcrypt slots for the block, or raise ``Busy`` at once.
+
+        bcrypt is the one costly thing here, and by design: each check holds a
+        core for a quarter of a second. With more checks than cores, they only
+        take turns, and every worker thread ends up waiting on one, so that
+        even ``GET /profile`` waits. Past ``bcrypt_slots`` checks at once, a
+        request is refused before it does any work: before its login attempt
+        is counted (a 503 costs nobody their login budget) and whether or not
+        the email has an account (an unknown email does the same dummy check,
+        so a busy answer tells nothing either).
+        """
+        if not self._bcrypt_slots.acquire(blocking=False):
+            raise Busy()
+        try:
+            yield
+        finally:
+            self._bcrypt_slots.release()
+
     # --- registration and login ---------------------------------------------
 
-    @_takes_a_bcrypt_slot
     def register_user(self, email: str, password: str) -> User:
         """Create and return a user; ``EmailTaken`` if the email has an account."""
         email = self.normalize_email(email)
         self.check_password_policy(password)
-        hashed = self._hash(password)
+        with self._bcrypt_slot():
+            hashed = self._hash(password)
         try:
             return self._db.add_user(email, hashed)
         except IntegrityError:
@@ -316,7 +305,6 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    @_takes_a_bcrypt_slot
     def log_in(self, email: str, password: str) -> Login:
         """Check the password and start a new session, replacing any other.
 
@@ -333,30 +321,31 @@ class Auth:
         """
         email = self.normalize_email(email)
         key = f"login:{email}"
-        # Every attempt is counted before the password is checked, and a
-        # success clears the count: counting only the failures, after the
-        # check, would let a burst of parallel guesses all slip past the limit.
-        # The row of a registered account is kept until a success or a reset
-        # clears it, so the cap holds for ever (NIST SP 800-63B §5.2.2); that
-        # of any other email is kept login_failure_memory seconds, so that
-        # junk emails do not fill the table.
-        self._count_attempt(
-            key,
-            self.settings.login_failure_limit,
-            self.settings.login_failure_window,
-            cap=self.settings.login_failure_cap,
-            keep_for=self.settings.login_failure_memory,
-            keep_while_email=email,
-        )
-        user = self._find_by_email(email)
-        if not self._password_matches(user, password):
-            raise WrongPassword("wrong email or password")
-        assert user is not None  # _password_matches is False for no user
-        new_hash = None
-        if _cost(user.hashed_password) != self.settings.bcrypt_rounds:
-            # As Django does: otherwise, after a change of cost, the time a
-            # login takes tells old accounts from unknown emails.
-            new_hash = self._hash(password)
+        with self._bcrypt_slot():  # first: a busy answer costs no attempt
+            # Every attempt is counted before the password is checked, and a
+            # success clears the count: counting only the failures, after the
+            # check, would let a burst of parallel guesses all slip past the
+            # limit. The row of a registered account is kept until a success
+            # or a reset clears it, so the cap holds for ever (NIST SP 800-63B
+            # §5.2.2); that of any other email is kept login_failure_memory
+            # seconds, so that junk emails do not fill the table.
+            self._count_attempt(
+                key,
+                self.settings.login_failure_limit,
+                self.settings.login_failure_window,
+                cap=self.settings.login_failure_cap,
+                keep_for=self.settings.login_failure_memory,
+                keep_while_email=email,
+            )
+            user = self._find_by_email(email)
+            if not self._password_matches(user, password):
+                raise WrongPassword("wrong email or password")
+            assert user is not None  # _password_matches is False for no user
+            new_hash = None
+            if _cost(user.hashed_password) != self.settings.bcrypt_rounds:
+                # As Django does: otherwise, after a change of cost, the time
+                # a login takes tells old accounts from unknown emails.
+                new_hash = self._hash(password)
         session_id = _generate_uuid()
         # The session (and any new hash) is stored only if the password hash
         # is still the one just checked: a reset that landed while bcrypt ran
@@ -450,7 +439,6 @@ class Auth:
         self._db.set_token(user.id, "reset", _digest(token), self._clock())
         return token
 
-    @_takes_a_bcrypt_slot
     def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
@@ -464,7 +452,8 @@ class Auth:
         user = self._find_by_token("reset", reset_token, self.settings.reset_token_ttl)
         if user is None or (email is not None and user.email != self.normalize_email(email)):
             raise InvalidToken("invalid or expired reset token")
-        hashed = self._hash(password)
+        with self._bcrypt_slot():
+            hashed = self._hash(password)
         if not self._db.reset_password(user.id, _digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
         self._db.clear_events(f"login:{user.email}")

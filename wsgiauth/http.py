@@ -24,10 +24,6 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
 
-    def status_line(self) -> str:
-        """Return the status as WSGI wants it, such as ``"404 Not Found"``."""
-        return status_line(self.code)
-
     def header_list(self) -> list[tuple[str, str]]:
         """Return the headers to send, with ``Content-Length`` worked out.
 

@@ -15,7 +15,7 @@ so that a request refused as cross-site still gets the common headers.
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from wsgiauth.http import json_response
+from wsgiauth.http import json_response, status_line
 from wsgiauth.pages import CONTENT_SECURITY_POLICY
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -108,7 +108,7 @@ def refuse_cross_site(app: WSGIApplication) -> WSGIApplication:
             environ.get("HTTP_SEC_FETCH_SITE", ""), environ.get("HTTP_ORIGIN", ""), host
         ):
             response = json_response({"message": "cross-site request refused"}, 403)
-            start_response(response.status_line(), response.header_list())
+            start_response(status_line(response.code), response.header_list())
             return [response.body]
         return app(environ, start_response)
 
