@@ -19,6 +19,7 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
+import sqlalchemy
 from conftest import Server
 from openapi_spec_validator import validate
 from schemathesis.config import SchemathesisConfig
@@ -95,6 +96,7 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
 ACCOUNT = {"email": "schemathesis@example.com", "password": "a password of its own"}
 SECURED = ["profile", "profileHead", "logOut"]
 BASE_URL: list[str] = []  # set by the base_url fixture, read by SessionCookie
+DATABASE_URL: list[str] = []  # the server's database, emptied before each stateful scenario
 
 
 # refresh_interval=None: a new session each time, since a logOut ends the last one.
@@ -167,7 +169,8 @@ def test_get_openapi_json_serves_the_document(app: Any) -> None:
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One ``serve.py`` on a fresh SQLite file for every schemathesis test here."""
     directory = tmp_path_factory.mktemp("schemathesis")
-    with Server(f"sqlite:///{directory / 'test.sqlite'}") as server:
+    DATABASE_URL[:] = [f"sqlite:///{directory / 'test.sqlite'}"]
+    with Server(DATABASE_URL[0]) as server:
         assert requests.post(f"{server.url}/users", data=ACCOUNT, timeout=30).status_code == 200
         BASE_URL[:] = [server.url]
         yield server.url
@@ -191,6 +194,19 @@ def test_every_operation_answers_as_documented(case: Any, base_url: str) -> None
 def test_stateful_sequences_answer_as_documented(base_url: str) -> None:
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
         """Scenarios that follow the document's links, against the real server."""
+
+        def setup(self) -> None:
+            # Each scenario starts from the same database: one account and
+            # nothing else. Otherwise what an earlier scenario left (a taken
+            # email, a throttle) changes which links can be followed, and
+            # hypothesis, replaying a scenario, finds it flaky.
+            engine = sqlalchemy.create_engine(DATABASE_URL[0])
+            with engine.begin() as connection:
+                for table in ("token_times", "attempts", "users"):
+                    connection.execute(sqlalchemy.text(f"DELETE FROM {table}"))
+            engine.dispose()
+            registered = requests.post(f"{base_url}/users", data=ACCOUNT, timeout=30)
+            assert registered.status_code == 200, registered.text
 
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": base_url}
