@@ -1,7 +1,8 @@
 """The WSGI application, in the order a request travels through it.
 
 1. ``WSGIApp.__call__`` receives the WSGI ``environ`` and wraps it in a
-   ``Request``, which re-decodes its strings as UTF-8 and parses the cookies.
+   ``Request``, which re-decodes its strings as UTF-8 and reads what the
+   client accepts; the cookies and the form are parsed when first asked for.
 2. ``WSGIApp.dispatch`` asks the router for the endpoint (404 and 405 come
    from there) and answers ``OPTIONS`` itself.
    A request whose ``Accept`` prefers HTML goes to a page instead, where
