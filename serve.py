@@ -50,8 +50,11 @@ QUEUE_WARNING_INTERVAL_SECONDS = 10.0
 # - How many connections waitress holds at once. Past it, it stops
 #   accepting until one closes. Each idle one costs a file descriptor and a
 #   few kilobytes, so the limit can be high; the file-descriptor limit of
-#   the process is raised to match, or the limit lowered to fit it.
-CONNECTION_LIMIT = 1000
+#   the process is raised to match, or the limit lowered to fit it. With
+#   what is kept free below, every descriptor stays under 1024, which is
+#   as far as select(), waitress's default, can watch; poll() could watch
+#   more, but halved the answers per second at 8 connections (bench/README.md).
+CONNECTION_LIMIT = 900
 # - Descriptors kept for everything else: the listening socket, the
 #   database's connections, logs, waitress's own trigger pipe.
 FILES_KEPT_FREE = 100
@@ -244,9 +247,6 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "connection_limit": connection_limit(),
         "channel_timeout": CHANNEL_TIMEOUT_SECONDS,
         "cleanup_interval": CLEANUP_INTERVAL_SECONDS,
-        # poll(), not select(): select() cannot watch a descriptor numbered
-        # 1024 or more (FD_SETSIZE), which a thousand connections reach.
-        "asyncore_use_poll": True,
     }
     if args.trusted_proxy is not None:
         options.update(

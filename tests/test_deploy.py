@@ -430,7 +430,6 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
         "connection_limit": serve.CONNECTION_LIMIT,
         "channel_timeout": serve.CHANNEL_TIMEOUT_SECONDS,
         "cleanup_interval": serve.CLEANUP_INTERVAL_SECONDS,
-        "asyncore_use_poll": True,
     }
     options = serve.server_options(serve.parse_args(["--trusted-proxy", "127.0.0.1"]))
     assert options == {
