@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any, TextIO
 
@@ -35,6 +35,7 @@ from wsgiauth import config
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
 from wsgiauth.mail import Outbox
+from wsgiauth.request import StartResponse, WSGIApplication
 from wsgiauth.trace import traced
 
 # waitress answers a body over this size with its own 413 and drops the
@@ -44,8 +45,8 @@ MAX_UPLOAD_BYTES = 1024 * 1024
 # waitress warns "Task queue depth is N" on every request that waits for a
 # free thread: under load, one such line every this many seconds is plenty.
 QUEUE_WARNING_INTERVAL_SECONDS = 10.0
-# Slowloris (issue 8, item 7): a client that opens connections and sends
-# half a request on each holds them open. waitress's defaults, 100
+# Slowloris: a client that opens connections and sends half a request on
+# each holds them open. waitress's defaults, 100
 # connections and a 120 s idle timeout, let 98 of them lock everyone out.
 # - How many connections waitress holds at once. Past it, it stops
 #   accepting until one closes. Each idle one costs a file descriptor and a
@@ -77,14 +78,13 @@ TRUSTED_PROXY_HEADERS = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-fo
 LOG_FLUSH_SECONDS = 0.2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 access_logger = logging.getLogger("wsgiauth.access")
 
 
-def log_requests(app: WSGIApp) -> WSGIApp:
+def log_requests(app: WSGIApplication) -> WSGIApplication:
     """Wrap ``app`` so that each request is logged once it has been answered."""
 
-    def logged_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def logged_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Call ``app``, noting the status it starts the response with."""
         started = time.perf_counter()
         status = "-"

@@ -28,11 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # wsgiauth, serve.py
 
-import serve
 from data import digest, load_users
 
+import serve
 from wsgiauth import config
-from wsgiauth.app import WSGIApp, create_app
+from wsgiauth.app import App, create_app
 from wsgiauth.auth import Auth
 from wsgiauth.http import json_response
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         n = len(sessions)
         os.environ |= {"WSGIAUTH_DATABASE_URL": f"sqlite:///{path}", "WSGIAUTH_MODE": "development"}
         auth = Auth(settings=config.load())
-        inner = WSGIApp(auth)
+        inner = App(auth)
         app = create_app(auth)
         with (Path(temporary) / "access.log").open("w") as log:
             sys.stderr, stderr = log, sys.stderr
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                     lambda i: json_response({"email": "user0000001@example.com"}),
                 ),
                 (
-                    "WSGIApp (request, route, endpoint)",
+                    "App (request, route, endpoint)",
                     lambda i: inner(environs[i % n], start_response),
                 ),
                 ("create_app (+ middleware)", lambda i: app(environs[i % n], start_response)),

@@ -29,8 +29,9 @@ import sqlalchemy
 import webob
 import webtest
 
-from wsgiauth import config
-from wsgiauth.app import Request, create_app, http_error
+from wsgiauth import config, emails
+from wsgiauth.api import http_error
+from wsgiauth.app import create_app
 from wsgiauth.auth import (
     Auth,
     EmailTaken,
@@ -41,7 +42,8 @@ from wsgiauth.auth import (
     WrongPassword,
 )
 from wsgiauth.db import DB
-from wsgiauth.middleware import add_headers, refuse_cross_site
+from wsgiauth.middleware import COMMON_HEADERS, protect
+from wsgiauth.request import Request
 
 FORM = "application/x-www-form-urlencoded"
 BOUNDARY = "------------------------d74496d66958873e"  # as curl -F makes them
@@ -1831,7 +1833,7 @@ def test_an_error_auth_does_not_name_is_not_mapped():
 def test_a_login_normalizes_the_email_and_looks_the_user_up_once(app, auth, monkeypatch):
     register(app)
     normalized, looked_up = [], []
-    real_normalize, real_find = Auth.normalize_email, DB.find_user_by
+    real_normalize, real_find = emails.normalize_email, DB.find_user_by
 
     def counting_normalize(email):
         normalized.append(email)
@@ -1841,7 +1843,7 @@ def test_a_login_normalizes_the_email_and_looks_the_user_up_once(app, auth, monk
         looked_up.append(filters)
         return real_find(self, **filters)
 
-    monkeypatch.setattr(Auth, "normalize_email", staticmethod(counting_normalize))
+    monkeypatch.setattr(emails, "normalize_email", counting_normalize)
     monkeypatch.setattr(DB, "find_user_by", counting_find)
     res = send(app, "POST", "/sessions", {"email": " Bob@Example.com", "password": PASSWORD})
     assert json_body(res) == {"email": EMAIL, "message": "logged in"}
@@ -1854,8 +1856,8 @@ def test_middleware_adds_headers_to_any_wsgi_app():
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"hi"]
 
-    res = webtest.TestApp(add_headers(hello, [("X-Extra", "1")]), lint=True).get("/")
-    assert res.headerlist[:2] == [("Content-Type", "text/plain"), ("X-Extra", "1")]
+    res = webtest.TestApp(protect(hello), lint=True).get("/")
+    assert res.headerlist[:3] == [("Content-Type", "text/plain"), *COMMON_HEADERS]
 
 
 def test_middleware_refuses_cross_site_before_the_app_runs():
@@ -1866,7 +1868,7 @@ def test_middleware_refuses_cross_site_before_the_app_runs():
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    guarded = webtest.TestApp(refuse_cross_site(app_inside), lint=True)
+    guarded = webtest.TestApp(protect(app_inside), lint=True)
     res = guarded.post("/", headers={"Sec-Fetch-Site": "cross-site"}, status="*")
     assert_error(res, 403, "cross-site")
     assert calls == []
@@ -1881,7 +1883,7 @@ def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
     register(app)
     session_id = login(app)
     token = reset_token(app)
-    slots = auth._bcrypt_slots
+    slots = auth._passwords._slots
     for _ in range(auth.settings.bcrypt_slots):
         assert slots.acquire(blocking=False)
     try:
@@ -1941,7 +1943,7 @@ def test_an_email_that_is_not_a_plain_address_is_400_everywhere(app, email):
 
 def attempt_rows(db: DB) -> int:
     """Count the rows of every throttle table: whatever is not users or token times."""
-    engine = db._engine
+    engine = db.engine
     names = set(sqlalchemy.inspect(engine).get_table_names()) - {"users", "token_times"}
     with engine.connect() as connection:
         return sum(

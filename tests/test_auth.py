@@ -789,7 +789,7 @@ def test_a_reset_with_another_email_leaves_the_session(db: DB, clock: FakeClock)
 
 @pytest.fixture
 def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Count bcrypt.checkpw as wsgiauth.auth calls it; each call's hash is kept."""
+    """Count bcrypt.checkpw as wsgiauth.passwords calls it; each call's hash is kept."""
     calls: list[bytes] = []
     real = bcrypt.checkpw
 
@@ -797,8 +797,8 @@ def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         calls.append(hashed)
         return bool(real(password, hashed))
 
-    # wsgiauth.auth calls bcrypt.checkpw through the module, so this is what it sees.
-    monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", counting)
+    # wsgiauth.passwords calls bcrypt.checkpw through the module, so this is what it sees.
+    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", counting)
     return calls
 
 
@@ -1206,10 +1206,10 @@ def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
         auth.update_password(token, "new", email="bob@bob.com")
         return bool(real(password, hashed))
 
-    monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", reset_meanwhile)
+    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", reset_meanwhile)
     assert wrong(auth, "bob@bob.com", "old")
     assert db.find_user_by(id=bob.id).session_id is None
-    monkeypatch.setattr("wsgiauth.auth.bcrypt.checkpw", real)
+    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", real)
     assert auth.log_in("bob@bob.com", "new").session_id
 
 
@@ -1219,7 +1219,7 @@ def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
 @contextlib.contextmanager
 def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
     """Hold every bcrypt slot of ``auth``, as that many logins in flight would."""
-    slots = auth._bcrypt_slots
+    slots = auth._passwords._slots
     for _ in range(auth.settings.bcrypt_slots):
         assert slots.acquire(blocking=False)
     try:
@@ -1375,9 +1375,7 @@ def test_a_login_rehashes_a_password_stored_at_another_cost(
 def test_a_rehash_never_overwrites_a_password_changed_meanwhile(db: DB) -> None:
     user = db.add_user("bob@bob.com", "old hash")
     db.update_user(user.id, hashed_password="reset meanwhile")
-    stored = db.start_session(
-        user.id, "digest", 1.0, checked_hash="old hash", new_hash="rehashed", attempts_key="k"
-    )
+    stored = db.start_session(user.id, "digest", 1.0, checked_hash="old hash", new_hash="rehashed")
     assert stored is False
     assert db.find_user_by(id=user.id).hashed_password == "reset meanwhile"
 
@@ -1394,14 +1392,16 @@ def test_a_login_makes_five_database_statements(db: DB, clock: FakeClock) -> Non
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement.split()[0].upper())
 
-    sqlalchemy.event.listen(db._engine, "before_cursor_execute", count)
+    sqlalchemy.event.listen(db.engine, "before_cursor_execute", count)
     try:
         assert new_session(auth, "bob@bob.com")
     finally:
-        sqlalchemy.event.remove(db._engine, "before_cursor_execute", count)
-    # The count (an upsert), the user, then one transaction: the session
-    # (a compare-and-set on the hash), its time (an upsert), the count cleared.
-    assert statements == ["INSERT", "SELECT", "UPDATE", "INSERT", "DELETE"]
+        sqlalchemy.event.remove(db.engine, "before_cursor_execute", count)
+    # The user (looked up first, so that the throttle knows whether the email
+    # is an account's), the count (an upsert), then one transaction: the
+    # session (a compare-and-set on the hash) and its time (an upsert); last,
+    # the count cleared.
+    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT", "DELETE"]
 
 
 def test_refused_attempts_do_not_bring_the_cap_closer(db: DB, clock: FakeClock) -> None:
@@ -1422,7 +1422,7 @@ def test_the_shipped_common_passwords_are_zxcvbn_s_list() -> None:
     # Item 10: the list refused in production is a maintained, cited one.
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
-    from wsgiauth.auth import _common_passwords
+    from wsgiauth.passwords import common_passwords as _common_passwords
 
     assert _common_passwords() == frozenset(FREQUENCY_LISTS["passwords"])
     assert {"password", "12345678", "iloveyou"} <= _common_passwords()

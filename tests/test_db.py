@@ -285,7 +285,7 @@ def test_sqlite_is_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     # The busy timeout belongs to each connection, so ask one of DB's own
     # (the test peeks at the private engine; nothing else can tell).
-    with db._engine.connect() as connection:
+    with db.engine.connect() as connection:
         timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
         mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
     assert mode == "wal"
@@ -377,20 +377,12 @@ def test_start_session_sets_only_while_the_hash_is_unchanged(
     db: DB, raw: sqlalchemy.Connection
 ) -> None:
     user = db.add_user("a@x.com", "old-hash")
-    db.count_event("login:a@x.com", 1.0, 900, 10)
-    assert db.start_session(
-        user.id, "d1", 1.0, checked_hash="old-hash", attempts_key="login:a@x.com"
-    )
-    assert events(raw, "login:a@x.com") is None  # the success cleared the count
+    assert db.start_session(user.id, "d1", 1.0, checked_hash="old-hash")
     assert db.find_user_by_token("session", "d1")[1] == 1.0
     db.update_user(user.id, hashed_password="new-hash", session_id=None)
-    db.count_event("login:a@x.com", 2.0, 900, 10)
-    stored = db.start_session(
-        user.id, "d2", 2.0, checked_hash="old-hash", new_hash="x", attempts_key="login:a@x.com"
-    )
+    stored = db.start_session(user.id, "d2", 2.0, checked_hash="old-hash", new_hash="x")
     assert stored is False
     assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
-    assert events(raw, "login:a@x.com") == (1, 2.0)  # a failed compare-and-set clears nothing
 
 
 def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:
@@ -459,72 +451,6 @@ def test_reset_password_racing_with_one_digest_succeeds_once(
     assert rows(raw) == [(user.id, "a@x.com", f"hash-{winners[0]}", None, None)]
 
 
-def events(connection: sqlalchemy.Connection, key: str) -> tuple[object, ...] | None:
-    """The ``attempts`` row under ``key`` as stored: (count, window start), or None."""
-    row = connection.execute(
-        text("SELECT count, window_started_at FROM attempts WHERE key = :key"), {"key": key}
-    ).first()
-    return None if row is None else tuple(row)
-
-
-def test_count_event_counts_in_a_window(db: DB, raw: sqlalchemy.Connection) -> None:
-    assert events(raw, "login:a@x.com") is None
-    assert db.count_event("login:a@x.com", 100.0, 10, 5)[:2] == (1, 100.0)
-    assert db.count_event("login:a@x.com", 105.0, 10, 5)[:2] == (2, 100.0)
-    assert db.count_event("login:a@x.com", 109.5, 10, 5)[:2] == (3, 100.0)
-    assert events(raw, "login:a@x.com") == (3, 100.0)
-    # Keys are counted apart.
-    assert db.count_event("reset:a@x.com", 109.5, 10, 5)[:2] == (1, 109.5)
-    # Ten seconds after it began, the window is over: the count starts again.
-    assert db.count_event("login:a@x.com", 110.0, 10, 5)[:2] == (1, 110.0)
-    assert db.count_event("login:a@x.com", 111.0, 10, 5)[:2] == (2, 110.0)
-    db.clear_events("login:a@x.com")
-    assert events(raw, "login:a@x.com") is None
-    assert events(raw, "reset:a@x.com") == (1, 109.5)
-    db.clear_events("never:counted")  # not an error
-    assert db.count_event("login:a@x.com", 112.0, 10, 5)[:2] == (1, 112.0)
-
-
-@pytest.mark.parametrize("instances", [1, 2], ids=["one-db", "two-dbs"])
-def test_count_event_from_16_threads_loses_no_count(
-    db: DB, db_url: str, raw: sqlalchemy.Connection, instances: int
-) -> None:
-    databases = [db] + [DB(db_url) for _ in range(instances - 1)]
-    threads_count, calls = 16, 25
-    barrier = threading.Barrier(threads_count)
-    counts: list[int] = []
-    errors: list[BaseException] = []
-
-    def work(worker: int) -> None:
-        try:
-            database = databases[worker % instances]
-            barrier.wait()
-            for _ in range(calls):
-                count, started, _ = database.count_event("login:race@x.com", 1000.0, 900, 10)
-                assert started == 1000.0
-                counts.append(count)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_count)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for database in databases[1:]:
-            database.dispose()
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
-    total = threads_count * calls
-    assert events(raw, "login:race@x.com") == (total, 1000.0)
-    # Every call saw a count of its own: none was lost or counted twice.
-    assert sorted(counts) == list(range(1, total + 1))
-    stored = raw.execute(text("SELECT key, count FROM attempts")).all()
-    assert [tuple(row) for row in stored] == [("login:race@x.com", total)]
-
-
 # Values one engine would take and the other refuse: refused on both.
 
 UNSTORABLE = [
@@ -563,25 +489,37 @@ def test_find_user_by_a_value_no_column_can_hold_finds_nobody(db: DB, value: str
         db.find_user_by(reset_token=value)
 
 
-def test_a_token_lookup_sends_sqlite_one_statement(tmp_path: Path) -> None:
+@pytest.mark.parametrize("watched", [False, True], ids=["alone", "watched"])
+def test_a_token_lookup_sends_sqlite_one_statement(tmp_path: Path, watched: bool) -> None:
     # GET /profile's lookup: one SELECT on a pooled connection, and no BEGIN
-    # before it nor ROLLBACK after it, call after call.
+    # before it nor ROLLBACK after it, call after call; the same statements
+    # whether or not a before_cursor_execute listener (serve.py --trace)
+    # watches, which sees each one.
     database = DB(f"sqlite:///{tmp_path / 'one.sqlite'}")
+    seen: list[str] = []
     try:
         user = database.add_user("a@x.com", "h")
         database.set_token(user.id, "session", "digest", 1.0)
         database.dispose()  # the next connection is made with the trace below on
         statements: list[str] = []
         sqlalchemy.event.listen(
-            database._engine,
+            database.engine,
             "connect",
             lambda connection, _record: connection.set_trace_callback(statements.append),
         )
+        if watched:
+            sqlalchemy.event.listen(
+                database.engine,
+                "before_cursor_execute",
+                lambda _c, _cursor, statement, *_rest: seen.append(statement),
+            )
         for _call in range(3):
             found, issued_at = database.find_user_by_token("session", "digest")
             assert (found.id, found.email, issued_at) == (user.id, "a@x.com", 1.0)
         assert len(statements) == 3, statements
         assert all(" ".join(s.split()).startswith("SELECT users.id") for s in statements)
+        assert len(seen) == (3 if watched else 0)
+        assert all(" ".join(s.split()).startswith("SELECT users.id") for s in seen)
     finally:
         database.dispose()
 
@@ -600,29 +538,3 @@ def test_a_failing_token_lookup_hides_the_digest(tmp_path: Path) -> None:
         assert "secret-digest" not in str(raised.value)
     finally:
         database.dispose()
-
-
-def expiries(connection: sqlalchemy.Connection) -> dict[str, float | None]:
-    """Every ``attempts`` row's key and expiry."""
-    rows = connection.execute(text("SELECT key, expires_at FROM attempts")).all()
-    return {key: expires for key, expires in rows}
-
-
-def test_attempts_expire_with_their_window_and_are_swept(
-    db: DB, raw: sqlalchemy.Connection
-) -> None:
-    # Issue 8, item 4: the table holds only the keys active now.
-    db.add_user("bob@x.com", "hash")
-    db.count_event("reset:a@x.com", 100.0, 60, 5)
-    db.count_event("reset:a@x.com", 130.0, 60, 5)  # the same window: it still ends at 160
-    db.count_event("login:a@x.com", 100.0, 60, 5, keep_for=600, keep_while_email="a@x.com")
-    db.count_event("login:bob@x.com", 100.0, 60, 5, keep_for=600, keep_while_email="bob@x.com")
-    assert expiries(raw) == {
-        "reset:a@x.com": 160.0,
-        "login:a@x.com": 700.0,
-        "login:bob@x.com": None,  # an account's streak is kept until cleared
-    }
-    db.count_event("reset:other@x.com", 160.0 + db_module.SWEEP_INTERVAL_SECONDS, 60, 5)
-    assert set(expiries(raw)) == {"login:a@x.com", "login:bob@x.com", "reset:other@x.com"}
-    db.count_event("reset:other@x.com", 1000.0, 60, 5)
-    assert set(expiries(raw)) == {"login:bob@x.com", "reset:other@x.com"}

@@ -32,16 +32,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from wsgiauth import config
-from wsgiauth.app import MAX_BODY_BYTES, ROUTES, Request, create_app
+from wsgiauth.api import ROUTES
+from wsgiauth.app import create_app
 from wsgiauth.auth import Auth, InvalidInput
 from wsgiauth.db import DB
-from wsgiauth.http import (
-    HTTPError,
-    MethodNotAllowed,
-    NotFound,
-    parse_header_value,
-)
+from wsgiauth.http import HTTPError, MethodNotAllowed, NotFound
 from wsgiauth.middleware import is_cross_site
+from wsgiauth.parsers import parse_header_value
+from wsgiauth.request import MAX_BODY_BYTES, Request
 from wsgiauth.routing import Router
 
 # --- parse_header_value -----------------------------------------------------

@@ -13,22 +13,24 @@ from wsgiauth.http import (
     Forbidden,
     HTTPError,
     MethodNotAllowed,
-    MultipartError,
     NotFound,
     PayloadTooLarge,
     Response,
     Unauthorized,
     UnsupportedMediaType,
+    json_response,
+    set_cookie,
+    status_line,
+)
+from wsgiauth.parsers import (
+    MultipartError,
     best_match,
     first_values,
-    json_response,
     parse_accept,
     parse_cookie,
     parse_header_value,
     parse_multipart,
     parse_urlencoded,
-    set_cookie,
-    status_line,
     weight_of,
 )
 

@@ -25,7 +25,7 @@ from openapi_spec_validator import validate
 from schemathesis.config import SchemathesisConfig
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from wsgiauth.app import OPENAPI_DOCUMENT, ROUTES
+from wsgiauth.api import OPENAPI_DOCUMENT, ROUTES
 from wsgiauth.routing import Router
 
 DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "wsgiauth" / "openapi.json"

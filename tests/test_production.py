@@ -33,7 +33,8 @@ from aiosmtpd.controller import Controller
 from conftest import Server
 
 from wsgiauth import config, mail
-from wsgiauth.app import RESET_MAILED, create_app
+from wsgiauth.api import RESET_MAILED
+from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
 from wsgiauth.mail import Outbox, no_account_message
 

@@ -4,13 +4,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from wsgiauth import app, config
+from wsgiauth import api, app, config
 from wsgiauth.http import MethodNotAllowed, NotFound
 from wsgiauth.routing import Route, Router
 
 # --- the real route table ---------------------------------------------------
 
-ROUTER = Router(app.ROUTES)
+ROUTER = Router(api.ROUTES)
 
 ALLOWED = [
     ("/", ["GET", "HEAD", "OPTIONS"]),
@@ -68,22 +68,22 @@ def test_unknown_path_is_404(method: str, path: str) -> None:
 
 
 MATCHES = [
-    ("GET", "/", app.index),
-    ("HEAD", "/", app.index),
-    ("POST", "/users", app.register),
-    ("POST", "/sessions", app.login),
-    ("DELETE", "/sessions", app.logout),
-    ("GET", "/profile", app.profile),
-    ("HEAD", "/profile", app.profile),
-    ("POST", "/reset_password", app.get_reset_password_token),
-    ("PUT", "/reset_password", app.update_password),
+    ("GET", "/", api.get_index),
+    ("HEAD", "/", api.get_index),
+    ("POST", "/users", api.post_users),
+    ("POST", "/sessions", api.post_sessions),
+    ("DELETE", "/sessions", api.delete_sessions),
+    ("GET", "/profile", api.get_profile),
+    ("HEAD", "/profile", api.get_profile),
+    ("POST", "/reset_password", api.post_reset_password),
+    ("PUT", "/reset_password", api.put_reset_password),
 ]
 
 
 @pytest.mark.parametrize(
     ("method", "path", "endpoint"), MATCHES, ids=[f"{m} {p}" for m, p, _ in MATCHES]
 )
-def test_match(method: str, path: str, endpoint: app.Endpoint) -> None:
+def test_match(method: str, path: str, endpoint: api.Endpoint) -> None:
     assert ROUTER.match(method, path) is endpoint
 
 
@@ -126,8 +126,8 @@ def test_wrong_method_is_405(method: str, path: str, allow: str) -> None:
 def test_router_of_the_app_uses_the_table() -> None:
     # The app reads only ``settings`` from Auth when it is built.
     auth = SimpleNamespace(settings=config.Settings())
-    wsgi_app = app.WSGIApp(auth)  # type: ignore[arg-type]
-    assert wsgi_app.router.routes == app.ROUTES
+    wsgi_app = app.App(auth)  # type: ignore[arg-type]
+    assert wsgi_app.routes.routes == api.ROUTES
 
 
 # --- small routers built here -----------------------------------------------

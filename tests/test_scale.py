@@ -206,7 +206,7 @@ def uses_an_index(connection: Connection, plan: list[str], table: str, columns: 
 def test_the_lookup_columns_are_indexed(db_url: str) -> None:
     database = DB(db_url)
     try:
-        inspector = inspect(database._engine)  # private: fine in a test
+        inspector = inspect(database.engine)  # private: fine in a test
         unique_on_email = [
             constraint
             for constraint in inspector.get_unique_constraints("users")
@@ -239,10 +239,10 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
             captured.append((statement, parameters))
 
     try:
-        fill_tables(database._engine)
+        fill_tables(database.engine)
         # The DB's own engine, private: the one place that sees every
         # statement exactly as the service sends it.
-        event.listen(database._engine, "before_cursor_execute", capture)
+        event.listen(database.engine, "before_cursor_execute", capture)
         email, password = "scale@example.com", "s3cr3t-pw"
         # Every public path of Auth the app uses, and the DB's by-id ones.
         auth.register_user(email, password)
@@ -269,7 +269,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         auth.destroy_session(10**9)
         assert database.find_user_by(id=user.id).email == email
         database.update_user(user.id, hashed_password=SOME_HASH)
-        event.remove(database._engine, "before_cursor_execute", capture)
+        event.remove(database.engine, "before_cursor_execute", capture)
 
         statements = {
             (statement, repr(parameters)): parameters
@@ -286,7 +286,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         assert "key" in looked_up.get("attempts", set())
 
         scans = []
-        with database._engine.connect() as connection:
+        with database.engine.connect() as connection:
             for (statement, _), parameters in statements.items():
                 found = lookups(statement)
                 assert found, f"a statement that looks nothing up: {statement}"

@@ -119,14 +119,18 @@ def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
     block = log[log.index("> POST /sessions HTTP/1.1") :]
     block = block[: block.index("< Set-Cookie")]
     assert "> Content-Type: application/x-www-form-urlencoded" in block
-    assert "route: POST /sessions -> wsgiauth.app.login" in block
+    assert "route: POST /sessions -> wsgiauth.api.post_sessions" in block
     assert re.search(r"sql: INSERT INTO attempts", block)
     assert re.search(r"sql: SELECT users\.id, users\.email", block)
     assert re.search(r"sql: UPDATE users SET session_id=", block)
     assert "< HTTP/1.1 200 OK" in block
     assert f"< Set-Cookie: session_id={HIDDEN}; Max-Age=1209600; Path=/; HttpOnly" in log
     assert f"> Cookie: session_id={HIDDEN}; theme=dark" in log
-    assert "route: PUT /reset_password -> wsgiauth.app.update_password" in log
+    assert "route: PUT /reset_password -> wsgiauth.api.put_reset_password" in log
+    # The profile's look-up, which runs on the DB-API cursor, is shown too.
+    block = log[log.index("> GET /profile HTTP/1.1") :]
+    block = block[: block.index("< HTTP/1.1")]
+    assert re.search(r"sql: SELECT users\.id, .* WHERE users\.session_id = \? LIMIT 1", block)
 
 
 def test_serve_trace_is_refused_in_production(db_url: str, monkeypatch) -> None:

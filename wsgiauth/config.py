@@ -1,8 +1,14 @@
-"""Settings read from ``WSGIAUTH_*`` environment variables.
+"""Settings: every ``WSGIAUTH_*`` environment variable, read and checked in one place.
 
-``load()`` reads them all, checks them, and returns a ``Settings``: the one
-source of every setting. A bad value raises ``ValueError`` naming the
-variable, so ``serve.py`` can refuse to start with a clear message.
+``load()`` reads them all and returns a ``Settings``, the one source of
+every setting: nothing else in the package reads the environment. A bad
+value raises ``ValueError`` naming the variable, so ``serve.py`` can refuse
+to start with a clear message.
+
+``serve.py`` calls ``load()`` once and hands the ``Settings`` down. The
+seed's entry points that have no room for settings, ``Auth()``, ``DB()`` and
+``_hash_password(password)``, call it themselves when given none: there,
+"the configured database" and "12 rounds unless configured" mean this.
 """
 
 import os
@@ -11,24 +17,29 @@ from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///wsgiauth.sqlite"
 DEFAULT_BCRYPT_ROUNDS = 12
-# One bcrypt at a time per core: bcrypt lets go of the GIL, so each runs on a core.
-DEFAULT_BCRYPT_SLOTS = os.cpu_count() or 1
 MODES = ("development", "production")
+_DAY = 24 * 3600
+_YEAR = 365 * _DAY
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything that can be configured, with the defaults of development mode."""
 
-    mode: str = "development"
+    # WSGIAUTH_MODE=production (or serve.py --production): tokens by mail,
+    # the Secure cookie, a stricter password policy (SECURITY.md, "Two modes").
+    production: bool = False
+    # Any SQLAlchemy URL; SQLite and PostgreSQL are the two wsgiauth runs on.
+    database_url: str = DEFAULT_DATABASE_URL
     # bcrypt's cost factor: 2**12 rounds take about a quarter of a second.
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
-    # How many bcrypt computations may run at once; more would only share
-    # the same cores, and hold every worker thread (issue 8, item 6).
-    bcrypt_slots: int = DEFAULT_BCRYPT_SLOTS
+    # How many bcrypt computations may run at once. bcrypt lets go of the
+    # GIL, so each runs on a core of its own: more than the cores would only
+    # share them, and hold every worker thread while they wait.
+    bcrypt_slots: int = os.cpu_count() or 1
     # An absolute lifetime, whatever the activity: OWASP's session cheat
     # sheet suggests hours to days for a low-risk service.
-    session_ttl: int = 14 * 24 * 3600
+    session_ttl: int = 14 * _DAY
     reset_token_ttl: int = 3600
     login_failure_limit: int = 10
     login_failure_window: int = 900
@@ -37,7 +48,7 @@ class Settings:
     login_failure_cap: int = 100
     # How long the failures of an email with no account are remembered
     # after the last one (an account's are kept until a success or a reset).
-    login_failure_memory: int = 24 * 3600
+    login_failure_memory: int = _DAY
     reset_request_limit: int = 5
     reset_request_window: int = 3600
     password_min_length: int = 1
@@ -54,22 +65,44 @@ class Settings:
     public_url: str = ""
 
     @property
-    def production(self) -> bool:
-        """Tell whether this is production mode (tokens by email, Secure cookie)."""
-        return self.mode == "production"
+    def mode(self) -> str:
+        """Name the mode: ``"development"`` or ``"production"``."""
+        return MODES[self.production]
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """Read ``WSGIAUTH_<name>`` as a whole number from ``low`` to ``high``."""
-    raw = env.get(f"WSGIAUTH_{name}") or str(default)
+# The whole-number settings: the field of Settings, then the lowest and the
+# highest value accepted. WSGIAUTH_<FIELD IN CAPITALS> sets each one.
+_NUMBERS = {
+    "bcrypt_rounds": (4, 31),  # bcrypt's own bounds
+    "bcrypt_slots": (1, 1024),
+    "session_ttl": (1, _YEAR),
+    "reset_token_ttl": (1, _DAY),
+    "login_failure_limit": (1, 10**6),
+    "login_failure_window": (1, _DAY),
+    "login_failure_cap": (1, 100),  # NIST's 100 is a ceiling, not a default
+    "login_failure_memory": (1, _YEAR),
+    "reset_request_limit": (1, 10**6),
+    "reset_request_window": (1, _DAY),
+    "password_min_length": (1, 72),  # bcrypt reads at most 72 bytes
+    "refuse_common_passwords": (0, 1),
+    "smtp_port": (1, 65535),
+}
+# What production changes: NIST SP 800-63B §5.1.1.2 asks for at least 8
+# characters, and for the most common passwords to be refused.
+_PRODUCTION_DEFAULTS = {"password_min_length": 8, "refuse_common_passwords": 1}
+
+
+def _number(env: Mapping[str, str], field: str, default: int) -> int:
+    """Read ``WSGIAUTH_<FIELD>`` as a whole number within the bounds of ``_NUMBERS``."""
+    low, high = _NUMBERS[field]
+    name = f"WSGIAUTH_{field.upper()}"
+    raw = env.get(name) or str(default)
     # Only plain ASCII digits, and few enough for int() (which refuses
     # strings of over 4300 digits); anything else is reported below.
     is_number = raw.isascii() and raw.isdigit() and len(raw) <= 18
     value = int(raw) if is_number else low - 1
     if not low <= value <= high:
-        raise ValueError(
-            f"WSGIAUTH_{name} must be a whole number from {low} to {high}, not {raw!r}"
-        )
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
     return value
 
 
@@ -99,7 +132,6 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
     mode = "production" if production else env.get("WSGIAUTH_MODE") or "development"
     if mode not in MODES:
         raise ValueError(f"WSGIAUTH_MODE must be development or production, not {mode!r}")
-    day, year = 24 * 3600, 365 * 24 * 3600
     missing = [
         name
         for name in ("WSGIAUTH_SMTP_HOST", "WSGIAUTH_MAIL_FROM")
@@ -107,42 +139,16 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
     ]
     if missing:
         raise ValueError(f"production mode mails reset tokens: set {' and '.join(missing)}")
-    # NIST SP 800-63B §5.1.1.2 asks for at least 8 characters.
-    min_length_default = 8 if mode == "production" else 1
+    defaults = {field: getattr(Settings, field) for field in _NUMBERS}
+    if mode == "production":
+        defaults.update(_PRODUCTION_DEFAULTS)
+    numbers = {field: _number(env, field, int(default)) for field, default in defaults.items()}
     return Settings(
-        mode=mode,
-        bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS, 4, 31),
-        bcrypt_slots=_integer(env, "BCRYPT_SLOTS", DEFAULT_BCRYPT_SLOTS, 1, 1024),
-        session_ttl=_integer(env, "SESSION_TTL", Settings.session_ttl, 1, year),
-        reset_token_ttl=_integer(env, "RESET_TOKEN_TTL", Settings.reset_token_ttl, 1, day),
-        login_failure_limit=_integer(
-            env, "LOGIN_FAILURE_LIMIT", Settings.login_failure_limit, 1, 10**6
-        ),
-        login_failure_window=_integer(
-            env, "LOGIN_FAILURE_WINDOW", Settings.login_failure_window, 1, day
-        ),
-        login_failure_cap=_integer(env, "LOGIN_FAILURE_CAP", Settings.login_failure_cap, 1, 100),
-        login_failure_memory=_integer(
-            env, "LOGIN_FAILURE_MEMORY", Settings.login_failure_memory, 1, year
-        ),
-        reset_request_limit=_integer(
-            env, "RESET_REQUEST_LIMIT", Settings.reset_request_limit, 1, 10**6
-        ),
-        reset_request_window=_integer(
-            env, "RESET_REQUEST_WINDOW", Settings.reset_request_window, 1, day
-        ),
-        password_min_length=_integer(env, "PASSWORD_MIN_LENGTH", min_length_default, 1, 72),
-        refuse_common_passwords=_integer(
-            env, "REFUSE_COMMON_PASSWORDS", int(mode == "production"), 0, 1
-        )
-        == 1,
+        production=mode == "production",
+        database_url=env.get("WSGIAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        **{field: value for field, value in numbers.items() if field != "refuse_common_passwords"},
+        refuse_common_passwords=numbers["refuse_common_passwords"] == 1,
         smtp_host=env.get("WSGIAUTH_SMTP_HOST", ""),
-        smtp_port=_integer(env, "SMTP_PORT", Settings.smtp_port, 1, 65535),
         mail_from=env.get("WSGIAUTH_MAIL_FROM", ""),
         public_url=_public_url(env),
     )
-
-
-def database_url() -> str:
-    """Return the SQLAlchemy URL of the database (a SQLite file by default)."""
-    return os.environ.get("WSGIAUTH_DATABASE_URL") or DEFAULT_DATABASE_URL

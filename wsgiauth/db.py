@@ -3,28 +3,22 @@
 Unlike the seed's ``DB``, this one never drops a table, and it keeps no
 long-lived ``Session``: every method opens its own short session (or, on
 the hot path, a pooled connection), so one ``DB`` can serve all of
-waitress's worker threads at once. Beside the
-seed's three methods it has the few queries that must be one transaction
-to be safe: a token set with its time, a login's session stored only while
-its password is unchanged, a reset token used up at most once, a counter
-raised by many processes at once and swept once its time is over.
+waitress's worker threads at once. Beside the seed's three methods it has
+the few queries on users that must be one transaction to be safe: a token
+set with its time, a login's session stored only while its password is
+unchanged, a reset token used up at most once.
 """
 
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
-    case,
     create_engine,
-    delete,
     event,
-    exists,
-    literal,
     select,
     text,
     update,
@@ -39,16 +33,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import sessionmaker
 
 from wsgiauth import config
-from wsgiauth.user import Attempts, Base, TokenTimes, User
+from wsgiauth.user import Base, TokenTimes, User
 
-# Expired rows of ``attempts`` are deleted at most this often per process,
-# and at most this many at a time: the sweep is one indexed DELETE every few
-# seconds, never a scan on every request, and never a long write lock.
-SWEEP_INTERVAL_SECONDS = 5.0
-SWEEP_BATCH = 10_000
 # INSERT ... ON CONFLICT DO UPDATE (an "upsert") is spelled alike by SQLite
 # (3.24 and later) and PostgreSQL, but SQLAlchemy builds it per dialect.
-_INSERTS: dict[str, Callable[[Any], sqlite.Insert | postgresql.Insert]] = {
+_INSERTS: dict[str, Callable[[type[Base]], sqlite.Insert | postgresql.Insert]] = {
     "sqlite": sqlite.insert,
     "postgresql": postgresql.insert,
 }
@@ -91,37 +80,34 @@ _TOKEN_LOOKUPS = {
 }
 
 
-class Count(NamedTuple):
-    """What ``count_event`` returns: the counts under a key after one more event."""
-
-    in_window: int  # events in the current window, this one included
-    window_started_at: float
-    streak: int  # events let through since the key was last cleared, across windows
-
-
 class DB:
     """Store and look up users in the configured database."""
 
     def __init__(self, url: str | None = None) -> None:
-        """Connect to ``url`` (or the configured URL) and create missing tables."""
-        self._engine = _create_engine(url or config.database_url())
-        if self._engine.dialect.name not in _INSERTS:
+        """Connect to ``url`` and create missing tables.
+
+        With no ``url``, the configured database: the seed's ``DB()`` has no
+        room for settings, so it asks ``config.load()``.
+        """
+        self.engine = _create_engine(url or config.load().database_url)
+        if self.engine.dialect.name not in _INSERTS:
             raise ValueError("wsgiauth runs on SQLite or PostgreSQL")
-        if self._engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
-            # count_event's upsert returns its counts: RETURNING came in 3.35.
+        if self.engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+            # The throttle's upsert returns its counts: RETURNING came in 3.35.
             raise RuntimeError(f"wsgiauth needs SQLite 3.35 or later, not {sqlite3.sqlite_version}")
-        self._insert = _INSERTS[self._engine.dialect.name]
         # The token lookups in the driver's SQL ("?" for sqlite3, "%(digest)s"
         # for psycopg), and whether it takes its parameter by position.
         self._token_sql = {
-            kind: query.compile(dialect=self._engine.dialect)
+            kind: query.compile(dialect=self.engine.dialect)
             for kind, query in _TOKEN_LOOKUPS.items()
         }
-        Base.metadata.create_all(self._engine)
-        self._last_sweep = float("-inf")
+        # The dialect's INSERT, which can end ON CONFLICT DO UPDATE: for the
+        # tables kept beside users (token_times here, attempts in throttle.py).
+        self.insert = _INSERTS[self.engine.dialect.name]
+        Base.metadata.create_all(self.engine)
         # expire_on_commit=False: the User objects we return stay readable
         # after their session is closed.
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def add_user(self, email: str, hashed_password: str) -> User:
         """Save a new user and return it; a taken email raises IntegrityError.
@@ -186,7 +172,7 @@ class DB:
         """
         column, time_column = _TOKEN_COLUMNS[kind]
         statement = update(User).where(User.id == user_id).values({column.key: digest})
-        with self._engine.begin() as connection:
+        with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
             self._set_time(connection, user_id, time_column.key, issued_at)
@@ -200,7 +186,6 @@ class DB:
         *,
         checked_hash: str,
         new_hash: str | None = None,
-        attempts_key: str,
     ) -> bool:
         """Store a login's session, if the password hash is still ``checked_hash``.
 
@@ -210,9 +195,8 @@ class DB:
         replaces the stored hash under the same condition (a rehash at a new
         bcrypt cost). Returns whether the session was stored.
 
-        One transaction, three statements: the session (and any new hash) in
-        ``users``; its time in ``token_times``, in one upsert; and the login
-        count under ``attempts_key`` cleared, since the login succeeded.
+        One transaction, two statements: the session (and any new hash) in
+        ``users``, and its time in ``token_times``, in one upsert.
         """
         values = {"session_id": digest}
         if new_hash is not None:
@@ -222,11 +206,10 @@ class DB:
             .where(User.id == user_id, User.hashed_password == checked_hash)
             .values(values)
         )
-        with self._engine.begin() as connection:
+        with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
             self._set_time(connection, user_id, "session_issued_at", issued_at)
-            connection.execute(delete(Attempts).where(Attempts.key == attempts_key))
         return True
 
     def _set_time(
@@ -237,7 +220,7 @@ class DB:
         The caller has just updated the user's row, which locks it: two
         logins of one user take turns here.
         """
-        statement = self._insert(TokenTimes).values({"user_id": user_id, column: issued_at})
+        statement = self.insert(TokenTimes).values({"user_id": user_id, column: issued_at})
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[TokenTimes.user_id], set_={column: issued_at}
@@ -249,48 +232,45 @@ class DB:
 
         The time is ``None`` if it was never recorded. Raises
         ``NoResultFound`` when nobody holds the digest.
+
+        This is the hot path's way to the database: one read on the DB-API
+        cursor of a pooled connection. A Core ``execute`` on the same
+        connection costs about three times the CPU (its execution context,
+        events, result and row objects; bench/README.md has the profile),
+        and the ORM more. The pool and its reset on return stay
+        SQLAlchemy's; a driver error is wrapped as SQLAlchemy would wrap it,
+        its parameters hidden; and the statement is announced to SQLAlchemy's
+        ``before_cursor_execute`` listeners as SQLAlchemy announces its own
+        (with no ``Connection`` and no context, which this path has not), so
+        that ``serve.py --trace`` sees it. Whether anyone listens or not,
+        this is the one path it takes.
         """
         compiled = self._token_sql[kind]
         sql = compiled.string
         parameters: Any = (digest,) if compiled.positional else {"digest": digest}
-        if self._engine.dispatch.before_cursor_execute:
-            # Someone is watching the SQL (serve.py --trace, tests/test_scale.py):
-            # go through SQLAlchemy, which shows them this very statement.
-            with self._engine.connect() as connection:
-                row = connection.exec_driver_sql(sql, parameters).first()
-        else:
-            row = self._fetch_one(sql, parameters)
-        if row is None:
-            raise NoResultFound("No user holds this token")
-        *columns, issued_at = row
-        return User(**dict(zip(_USER_COLUMNS, columns, strict=True))), issued_at
-
-    def _fetch_one(self, sql: str, parameters: Any) -> Any:
-        """Run one read-only query on the DB-API cursor of a pooled connection.
-
-        This is the hot path's way to the database: a Core ``execute`` on the
-        same pooled connection costs about three times the CPU (its
-        execution context, events, result and row objects; bench/README.md
-        has the profile), and the ORM more. The pool and its reset on return
-        stay SQLAlchemy's, and a driver error is wrapped as SQLAlchemy would
-        wrap it, its parameters hidden.
-        """
-        connection = self._engine.raw_connection()
+        connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
+                self.engine.dispatch.before_cursor_execute(
+                    None, cursor, sql, parameters, None, False
+                )
                 cursor.execute(sql, parameters)
-                return cursor.fetchone()
+                row = cursor.fetchone()
             finally:
                 # Closing the cursor ends the statement, and with it SQLite's
                 # read snapshot; it would otherwise outlive the checkout.
                 cursor.close()
-        except self._engine.dialect.loaded_dbapi.Error as error:
+        except self.engine.dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(
-                sql, None, error, self._engine.dialect.loaded_dbapi.Error, hide_parameters=True
+                sql, None, error, self.engine.dialect.loaded_dbapi.Error, hide_parameters=True
             ) from error
         finally:
             connection.close()  # back to the pool, which rolls back what is open
+        if row is None:
+            raise NoResultFound("No user holds this token")
+        *columns, issued_at = row
+        return User(**dict(zip(_USER_COLUMNS, columns, strict=True))), issued_at
 
     def reset_password(self, user_id: int, reset_digest: str, hashed_password: str) -> bool:
         """Set a new password if the user's reset token is still ``reset_digest``.
@@ -307,78 +287,6 @@ class DB:
         with self._sessions.begin() as session:
             return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
-    def count_event(
-        self,
-        key: str,
-        now: float,
-        window: float,
-        limit: int,
-        *,
-        keep_for: float = 0.0,
-        keep_while_email: str | None = None,
-    ) -> Count:
-        """Count one event under ``key`` and return the counts, in one statement.
-
-        A window that began ``window`` seconds or more before ``now`` is
-        over, and the window count starts again at 1. The streak counts the
-        events let through (those that found the window count at most
-        ``limit``) since ``clear_events``, across windows: refused attempts
-        do not add to it. The row may be deleted at the end of its window,
-        or ``keep_for`` seconds after this event if that is later; never,
-        while ``keep_while_email`` is the email of an account.
-
-        It is one upsert with RETURNING: however many threads or processes
-        count at once, none loses an event, and the caller gets the counts
-        its own event made.
-        """
-        self._sweep(now)
-        fresh = Attempts.window_started_at > now - window
-        count = case((fresh, Attempts.count + 1), else_=1)
-        window_end = case((fresh, Attempts.window_started_at + window), else_=now + window)
-        expires: ColumnElement[Any] = literal(now + keep_for) if keep_for > window else window_end
-        first_expires: ColumnElement[Any] = literal(now + max(window, keep_for))
-        if keep_while_email is not None:
-            account = exists().where(User.email == keep_while_email)
-            expires = case((account, None), else_=expires)
-            first_expires = case((account, None), else_=first_expires)
-        statement = (
-            self._insert(Attempts)
-            .values(key=key, count=1, window_started_at=now, streak=1, expires_at=first_expires)
-            .on_conflict_do_update(
-                index_elements=[Attempts.key],
-                set_={
-                    "count": count,
-                    "window_started_at": case((fresh, Attempts.window_started_at), else_=now),
-                    "streak": case((count <= limit, Attempts.streak + 1), else_=Attempts.streak),
-                    "expires_at": expires,
-                },
-            )
-            .returning(Attempts.count, Attempts.window_started_at, Attempts.streak)
-        )
-        with self._engine.begin() as connection:
-            row = connection.execute(statement).one()
-        return Count(*row)
-
-    def clear_events(self, key: str) -> None:
-        """Forget the counts under ``key``."""
-        with self._engine.begin() as connection:
-            connection.execute(delete(Attempts).where(Attempts.key == key))
-
-    def _sweep(self, now: float) -> None:
-        """Delete expired ``attempts`` rows, if this process has not for a few seconds.
-
-        Only the rows of keys that are active now stay (issue 8, item 4).
-        The window of a row is checked when it is counted anyway, so the
-        sweep is about space, not about correctness; a clock that went back
-        sweeps at once.
-        """
-        if self._last_sweep <= now < self._last_sweep + SWEEP_INTERVAL_SECONDS:
-            return
-        self._last_sweep = now
-        expired = select(Attempts.key).where(Attempts.expires_at <= now).limit(SWEEP_BATCH)
-        with self._engine.begin() as connection:
-            connection.execute(delete(Attempts).where(Attempts.key.in_(expired)))
-
     def ping(self) -> bool:
         """Tell whether the database answers ``SELECT 1``; log why not when it does not.
 
@@ -389,7 +297,7 @@ class DB:
         """
         for attempt in range(2):
             try:
-                with self._engine.connect() as connection:
+                with self.engine.connect() as connection:
                     connection.execute(text("SELECT 1"))
                 return True
             except SQLAlchemyError as error:
@@ -403,7 +311,7 @@ class DB:
 
     def dispose(self) -> None:
         """Close every pooled connection (for a clean shutdown or a test)."""
-        self._engine.dispose()
+        self.engine.dispose()
 
 
 def _check_storable(**values: Any) -> None:

@@ -5,20 +5,17 @@ with the request's ``environ`` first, and may answer by itself, change the
 ``environ`` on the way in, or change the status and headers on the way out
 by wrapping ``start_response``. The app inside never knows it is there.
 
-``create_app`` stacks them like this, outermost first::
-
-    add_headers(add_page_headers(refuse_cross_site(WSGIApp(...))))
-
-so that a request refused as cross-site still gets the common headers.
+``create_app`` wraps the app in one: ``protect``, which refuses a browser's
+cross-site request before anything is read, and adds to every answer, that
+refusal's included, the headers that tell caches and browsers what they
+may do with it.
 """
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from wsgiauth.http import json_response, status_line
 from wsgiauth.pages import CONTENT_SECURITY_POLICY
-
-WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+from wsgiauth.request import StartResponse, WSGIApplication
 
 # Headers on every answer. Each one is personal or short-lived, so none may
 # be cached (OWASP Session Management); nosniff keeps browsers from reading
@@ -38,81 +35,46 @@ PAGE_HEADERS = [
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("Referrer-Policy", "no-referrer"),
 ]
+_ON_PAGES = [*PAGE_HEADERS, *COMMON_HEADERS]
 
 # RFC 9110 §9.2.1: the methods that change something, and so must not be
 # sent by another site's page.
 UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
-def add_headers(
-    app: WSGIApplication, headers: list[tuple[str, str]] = COMMON_HEADERS
-) -> WSGIApplication:
-    """Wrap ``app`` so that every answer carries ``headers``."""
+def protect(app: WSGIApplication) -> WSGIApplication:
+    """Wrap ``app``: refuse cross-site changes, and add the headers of every answer.
 
-    def with_headers(
-        environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        """Call ``app`` with a ``start_response`` that adds the headers."""
-
-        def start(status: str, response_headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-            return start_response(status, [*response_headers, *headers], *exc_info)
-
-        return app(environ, start)
-
-    return with_headers
-
-
-def add_page_headers(
-    app: WSGIApplication, headers: list[tuple[str, str]] = PAGE_HEADERS
-) -> WSGIApplication:
-    """Wrap ``app`` so that every HTML answer carries ``headers``; JSON is left as it is."""
-
-    def with_page_headers(
-        environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        """Call ``app`` with a ``start_response`` that adds the headers to pages."""
-
-        def start(status: str, response_headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-            is_page = any(
-                name.lower() == "content-type" and value.lower().startswith("text/html")
-                for name, value in response_headers
-            )
-            return start_response(
-                status, [*response_headers, *headers] if is_page else response_headers, *exc_info
-            )
-
-        return app(environ, start)
-
-    return with_page_headers
-
-
-def refuse_cross_site(app: WSGIApplication) -> WSGIApplication:
-    """Wrap ``app`` so that a browser's cross-site POST, PUT or DELETE gets 403.
-
-    This is the defence against cross-site request forgery: another site's
-    page can make a visitor's browser send a form to us, with our cookie.
-    The refusal comes before anything else, the body included, is read.
+    A ``POST``, ``PUT`` or ``DELETE`` that a browser marks as cross-site
+    gets 403 before anything else, the body included, is read: this is the
+    defence against cross-site request forgery, in which another site's
+    page makes a visitor's browser send a form to us, with our cookie.
     """
 
-    def same_site_only(
-        environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        """Answer 403 to a cross-site unsafe request; pass anything else to ``app``."""
-        if environ["REQUEST_METHOD"].upper() not in UNSAFE_METHODS:
-            return app(environ, start_response)  # GET, HEAD, OPTIONS: nothing to refuse
-        # HTTP/1.0 clients may send no Host; PEP 3333 then says to use these.
-        host = environ.get("HTTP_HOST") or (
-            f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-        )
-        if is_cross_site(
-            environ.get("HTTP_SEC_FETCH_SITE", ""), environ.get("HTTP_ORIGIN", ""), host
+    def protected(environ: dict[str, Any], start_response: StartResponse) -> Any:
+        """Answer 403 to a cross-site change; pass anything else to ``app``."""
+
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            """Start the response with the common headers, and the page headers on HTML."""
+            added = COMMON_HEADERS
+            for name, value in headers:
+                if name == "Content-Type" and value.startswith("text/html"):
+                    added = _ON_PAGES
+            return start_response(status, [*headers, *added], *exc_info)
+
+        if environ["REQUEST_METHOD"].upper() in UNSAFE_METHODS and is_cross_site(
+            environ.get("HTTP_SEC_FETCH_SITE", ""),
+            environ.get("HTTP_ORIGIN", ""),
+            # HTTP/1.0 clients may send no Host; PEP 3333 then says to use these.
+            environ.get("HTTP_HOST")
+            or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}",
         ):
             response = json_response({"message": "cross-site request refused"}, 403)
-            start_response(status_line(response.code), response.header_list())
+            start(status_line(response.code), response.header_list())
             return [response.body]
-        return app(environ, start_response)
+        return app(environ, start)
 
-    return same_site_only
+    return protected
 
 
 def is_cross_site(sec_fetch_site: str, origin: str, host: str) -> bool:

@@ -143,7 +143,7 @@ def home(email: str = "", problem: str = "") -> str:
     )
 
 
-def log_in(email: str = "", message: str = "") -> str:
+def login(email: str = "", message: str = "") -> str:
     """GET /sessions and every failed login: the login form, after ``message``."""
     return document(
         "Log in",

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
-from wsgiauth.http import MethodNotAllowed, NotFound
+from wsgiauth.http import HTTPError, MethodNotAllowed, NotFound
 
 H = TypeVar("H")
 
@@ -30,11 +30,40 @@ class Route(Generic[H]):
 
 
 class Router(Generic[H]):
-    """Find the handler for a method and a path, or raise 404 or 405."""
+    """Find the handler for a method and a path, or say why there is none: 404 or 405."""
 
     def __init__(self, routes: Iterable[Route[H]]) -> None:
-        """Keep the routes in order; the first one that matches wins."""
+        """Keep the routes in order; the first one that takes the method wins."""
         self.routes = list(routes)
+
+    def handler(self, method: str, path: str) -> H | None:
+        """Return the handler for ``method`` on ``path``, or ``None`` where there is none.
+
+        ``OPTIONS`` has no handler of its own: the caller answers it with
+        ``allowed_methods``.
+        """
+        for route in self.routes:
+            if not route.pattern.fullmatch(path):
+                continue
+            if method in route.handlers:
+                return route.handlers[method]
+            if method == "HEAD" and "GET" in route.handlers:
+                return route.handlers["GET"]
+        return None
+
+    def match(self, method: str, path: str) -> H:
+        """Return the handler for ``method`` on ``path``; raise 404 or 405 if there is none."""
+        handler = self.handler(method, path)
+        if handler is None:
+            raise self.no_handler(path)
+        return handler
+
+    def no_handler(self, path: str) -> HTTPError:
+        """Return the error for a request that has no handler: 404, or 405 if the path exists."""
+        allowed = self.allowed_methods(path)
+        if not allowed:
+            return NotFound(f"no such path: {path}")
+        return MethodNotAllowed(allowed)
 
     def allowed_methods(self, path: str) -> list[str]:
         """Return every method the path takes, or ``[]`` for an unknown path."""
@@ -49,21 +78,3 @@ class Router(Generic[H]):
         if "OPTIONS" not in methods:
             methods.append("OPTIONS")
         return methods
-
-    def match(self, method: str, path: str) -> H:
-        """Return the handler for ``method`` on ``path``.
-
-        Raises ``NotFound`` or ``MethodNotAllowed``. ``OPTIONS`` has no
-        handler of its own: the caller answers it with ``allowed_methods``.
-        """
-        for route in self.routes:
-            if not route.pattern.fullmatch(path):
-                continue
-            if method in route.handlers:
-                return route.handlers[method]
-            if method == "HEAD" and "GET" in route.handlers:
-                return route.handlers["GET"]
-        allowed = self.allowed_methods(path)
-        if not allowed:
-            raise NotFound(f"no such path: {path}")
-        raise MethodNotAllowed(allowed)

@@ -25,13 +25,14 @@ For development only: ``serve.py`` refuses ``--trace`` in production mode.
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, event
 
-from wsgiauth.app import ENDPOINT_KEY, SESSION_COOKIE
-from wsgiauth.middleware import WSGIApplication
+from wsgiauth.api import SESSION_COOKIE
+from wsgiauth.app import ENDPOINT_KEY
+from wsgiauth.request import StartResponse, WSGIApplication
 
 HIDDEN = "<hidden>"
 # Form and query fields whose values are secrets.
@@ -113,7 +114,7 @@ def traced(app: WSGIApplication) -> WSGIApplication:
     if not event.contains(Engine, "before_cursor_execute", _note_sql):
         event.listen(Engine, "before_cursor_execute", _note_sql)
 
-    def tracing_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def tracing_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Call ``app``, noting its SQL, then log the whole exchange."""
         _this_thread.statements = []
         answer: list[str] = []

@@ -21,8 +21,9 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # unique=True puts the rule in the database itself: two registrations that
-    # race past Auth's "already exists?" check still make one row.
+    # unique=True puts the rule in the database itself: of two registrations
+    # of one email racing each other, one makes the row and the other gets
+    # an IntegrityError, whatever the timing.
     email: Mapped[str] = mapped_column(String(250), nullable=False, unique=True)
     # The bcrypt hash is stored as ASCII text, not bytes, so that the same
     # column works on SQLite and PostgreSQL.
@@ -52,11 +53,11 @@ class TokenTimes(Base):
 class Attempts(Base):
     """Events counted under a key (logins, reset requests), in a window and in a row.
 
-    This table replaces ``throttles`` (issue 8, items 4 and 8), which had no
-    room for an expiry or for failures across windows. Tables are made with
+    This table replaces ``throttles`` of earlier versions, which had no room
+    for an expiry or for failures across windows. Tables are made with
     ``create_all`` and never altered, so a new table rather than new
     columns; a database made by an older version keeps its ``throttles``
-    table, unused: drop it by hand.
+    table, unused: drop it by hand (docs/operations.md, "The attempts table").
     """
 
     __tablename__ = "attempts"

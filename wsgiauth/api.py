@@ -1,0 +1,206 @@
+"""The JSON API: one small function per endpoint, the route table, the error table.
+
+An endpoint reads the request, calls ``Auth`` (never the database) and
+returns an ``Answer``: the data, the status and the headers. The app turns
+an answer into JSON bytes (``http.json_response``) once; a page for a
+browser (``browser.py``) calls the same endpoint and shows the same answer
+as HTML. (``GET /openapi.json`` alone returns a ``Response``: its body is a
+file, sent as it is written.)
+
+Whatever says no on the way raises an exception with a name: an
+``HTTPError`` of ``http.py``, or one of ``Auth``'s errors, which ``ERRORS``
+maps to an ``HTTPError`` in one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from wsgiauth.errors import (
+    Busy,
+    EmailTaken,
+    InvalidInput,
+    InvalidToken,
+    TooManyAttempts,
+    UnknownEmail,
+    WrongPassword,
+)
+from wsgiauth.http import (
+    BadRequest,
+    Forbidden,
+    HTTPError,
+    Response,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    set_cookie,
+)
+from wsgiauth.mail import no_account_message, reset_message
+from wsgiauth.request import Request
+from wsgiauth.routing import Route
+from wsgiauth.user import User
+
+if TYPE_CHECKING:  # app.py imports this module: only the type checker needs App
+    from wsgiauth.app import App
+
+SESSION_COOKIE = "session_id"
+# The production answer to POST /reset_password, whatever the email.
+RESET_MAILED = "if this email has an account, a reset token has been sent to it"
+# The API described for machines (OpenAPI 3.1), written by hand, shipped in the package.
+OPENAPI_DOCUMENT = files("wsgiauth").joinpath("openapi.json").read_bytes()
+
+
+class Answer(NamedTuple):
+    """What an endpoint answers: the data of the JSON body, the status and the headers."""
+
+    data: dict[str, Any]
+    code: int = 200
+    headers: Sequence[tuple[str, str]] = ()
+
+
+# An endpoint returns an Answer, or a Response whose body is written already.
+Endpoint = Callable[["App", Request], "Answer | Response"]
+
+
+def get_index(app: App, request: Request) -> Answer:
+    """GET /: a greeting, to show the service is up (seed task 6)."""
+    return Answer({"message": "Bienvenue"})
+
+
+def post_users(app: App, request: Request) -> Answer:
+    """POST /users: create an account (seed task 7)."""
+    user = app.auth.register_user(request.required("email"), request.required("password"))
+    return Answer({"email": user.email, "message": "user created"})
+
+
+def post_sessions(app: App, request: Request) -> Answer:
+    """POST /sessions: check the password and set the session cookie (seed task 11)."""
+    login = app.auth.log_in(request.required("email"), request.required("password"))
+    cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
+    return Answer({"email": login.user.email, "message": "logged in"}, 200, [cookie])
+
+
+def delete_sessions(app: App, request: Request) -> Answer:
+    """DELETE /sessions: end the session and send the client home (seed task 14).
+
+    303 See Other, not the seed's 302: after a 302 the Fetch standard has a
+    browser repeat the request's method, a DELETE, on ``/``; after a 303
+    every client follows with a GET.
+    """
+    app.auth.destroy_session(current_user(app, request).id)
+    headers = [("Location", "/"), session_cookie(app, "", max_age=0)]
+    return Answer({"message": "logged out"}, 303, headers)
+
+
+def get_profile(app: App, request: Request) -> Answer:
+    """GET /profile: the logged-in user's email (seed task 15)."""
+    return Answer({"email": current_user(app, request).email})
+
+
+def post_reset_password(app: App, request: Request) -> Answer:
+    """POST /reset_password: issue a reset token for an email (seed task 17).
+
+    In development the token comes back in the answer, as in the seed, and
+    an unknown email is a 403. In production it goes by mail, and the
+    answer is the same whether or not the email has an account.
+    """
+    email = app.auth.throttle_reset_request(request.required("email"))
+    if app.outbox is not None:
+        # The token is made and mailed on the outbox's thread: this answer
+        # must not wait on SMTP, nor take longer when the email has an account.
+        app.outbox.post(lambda: reset_mail(app, email))
+        return Answer({"email": email, "message": RESET_MAILED})
+    token = app.auth.get_reset_password_token(email)
+    return Answer({"email": email, "reset_token": token})
+
+
+def put_reset_password(app: App, request: Request) -> Answer:
+    """PUT /reset_password: set a new password with a reset token (seed task 19)."""
+    email = app.auth.normalize_email(request.required("email"))
+    token, password = request.required("reset_token"), request.required("new_password")
+    app.auth.update_password(token, password, email=email)
+    return Answer({"email": email, "message": "Password updated"})
+
+
+def get_health(app: App, request: Request) -> Answer:
+    """GET /health: 200 while the database answers, 503 when it does not.
+
+    For load balancers and orchestrators. The 503 body has both a status
+    for monitors and a message, so it also has the shape of every error.
+    """
+    if app.auth.database_answers():
+        return Answer({"status": "ok"})
+    return Answer({"status": "unavailable", "message": "the database does not answer"}, 503)
+
+
+def get_openapi(app: App, request: Request) -> Response:
+    """GET /openapi.json: this API described for machines, in OpenAPI 3.1, as written."""
+    return Response(200, OPENAPI_DOCUMENT, [("Content-Type", "application/json")])
+
+
+def current_user(app: App, request: Request) -> User:
+    """Return the user whose session cookie came with the request, or raise 403."""
+    user = app.auth.get_user_from_session_id(request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        raise Forbidden("not logged in")
+    return user
+
+
+def session_cookie(app: App, session_id: str, max_age: int) -> tuple[str, str]:
+    """Return the ``Set-Cookie`` header of the session; ``Secure`` in production, behind TLS."""
+    cookie = set_cookie(SESSION_COOKIE, session_id, max_age=max_age, secure=app.settings.production)
+    return ("Set-Cookie", cookie)
+
+
+def reset_mail(app: App, email: str) -> EmailMessage:
+    """Write the mail a reset request sends: the token, or word that there is no account.
+
+    Both cases make one mail and one SMTP conversation, so that nothing,
+    not even the delivery of later mails, tells whether the email has an
+    account (OWASP Forgot Password cheat sheet).
+    """
+    try:
+        token = app.auth.get_reset_password_token(email)
+    except UnknownEmail:
+        return no_account_message(app.settings, email)
+    return reset_message(app.settings, email, token)
+
+
+ROUTES: list[Route[Endpoint]] = [
+    Route(r"/", {"GET": get_index}),
+    Route(r"/users", {"POST": post_users}),
+    Route(r"/sessions", {"POST": post_sessions, "DELETE": delete_sessions}),
+    Route(r"/profile", {"GET": get_profile}),
+    Route(r"/reset_password", {"POST": post_reset_password, "PUT": put_reset_password}),
+    Route(r"/health", {"GET": get_health}),
+    Route(r"/openapi\.json", {"GET": get_openapi}),
+]
+
+
+# Each error Auth raises, and the HTTP error it is answered with: one table,
+# instead of an order of except clauses in every endpoint.
+ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
+    InvalidInput: lambda error: BadRequest(str(error)),  # the message says which rule
+    EmailTaken: lambda error: BadRequest("email already registered"),  # the seed's words
+    WrongPassword: lambda error: Unauthorized(),
+    UnknownEmail: lambda error: Forbidden("no account with this email"),
+    InvalidToken: lambda error: Forbidden("invalid or expired reset token"),
+    TooManyAttempts: lambda error: TooManyRequests(error.retry_after),
+    Busy: lambda error: ServiceUnavailable(error.retry_after),
+}
+
+
+def http_error(error: Exception) -> HTTPError | None:
+    """Return the HTTP error an ``HTTPError`` or one of ``Auth``'s errors is answered with.
+
+    ``None`` for any other exception: a bug, answered 500.
+    """
+    if isinstance(error, HTTPError):
+        return error
+    for kind in type(error).__mro__:
+        if kind in ERRORS:
+            return ERRORS[kind](error)
+    return None

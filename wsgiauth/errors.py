@@ -1,0 +1,50 @@
+"""The errors ``Auth`` raises when a rule says no, each with a name.
+
+The app maps each name to an HTTP status in one table (``api.ERRORS``),
+instead of an order of ``except`` clauses in every endpoint. All but
+``TooManyAttempts`` and ``Busy`` are kinds of ``ValueError``, as the seed's
+API has them.
+"""
+
+
+class InvalidInput(ValueError):
+    """An email or password that breaks the rules; the message says which."""
+
+
+class EmailTaken(ValueError):
+    """An account with this email exists already."""
+
+
+class WrongPassword(ValueError):
+    """The email has no account, or the password is not its password.
+
+    One error for both, on purpose: a login must not tell which emails have
+    an account.
+    """
+
+
+class UnknownEmail(ValueError):
+    """No account has this email (a reset request, in development mode)."""
+
+
+class InvalidToken(ValueError):
+    """A reset token that is unknown, expired, used up or someone else's."""
+
+
+class TooManyAttempts(Exception):
+    """Too many logins or reset requests for one email, for now."""
+
+    def __init__(self, retry_after: int) -> None:
+        """Remember how many seconds the caller should wait."""
+        super().__init__(f"too many attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class Busy(Exception):
+    """Every bcrypt slot is taken: the request is refused rather than queued."""
+
+    retry_after = 1  # seconds: a bcrypt check takes about a quarter of one
+
+    def __init__(self) -> None:
+        """Say that the server is busy."""
+        super().__init__("too busy checking passwords; try again in a second")
