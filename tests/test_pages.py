@@ -7,7 +7,7 @@ each of the JSON clients' ``Accept`` values and comparing the answers.
 
 Forms are read out of the pages with ``html.parser`` (``Page``), and posted
 as a browser posts them: their fields as they are, plus what a person typed.
-tests/test_browser.py does the same in a real Chromium.
+tests/test_chromium.py does the same in a real Chromium.
 """
 
 import base64
