@@ -492,8 +492,8 @@ def deliver(app: webtest.TestApp) -> None:
 class SilentRelay:
     """A TCP server that accepts connections and never says a word.
 
-    An SMTP client waits for a greeting that never comes: the relay that
-    hangs of issue 8, item 5.
+    An SMTP client waits for a greeting that never comes: a relay that hangs
+    (SECURITY.md, "a slow or hanging mail relay").
     """
 
     def __init__(self, port: int, accepted: list[socket.socket]) -> None:

@@ -402,7 +402,9 @@ def test_malformed_email_is_400_elsewhere(app, method, path, email):
     assert_error(send(app, method, path, {"email": email, "password": "x"}), 400, "email")
 
 
-# Item 3: every form an address parser reads as victim@corp.test, and more.
+# Every form an address parser reads as victim@corp.test, and more: each
+# would be mailed there under a throttle key of its own (SECURITY.md,
+# "plain addresses only").
 NOT_PLAIN_ADDRESSES = [
     pytest.param("victim@corp.test(1)", id="comment-after"),
     pytest.param('"victim"@corp.test', id="quoted-local-part"),
@@ -637,7 +639,7 @@ def test_a_used_token_stays_used_even_for_the_same_password(app):
 @pytest.mark.parametrize(
     ("token", "status"),
     [
-        # An empty field is a 400 naming it, as for every required field (SPEC).
+        # An empty field is a 400 naming it, as for every required field.
         pytest.param(None, 400, id="missing"),
         pytest.param("", 400, id="empty"),
         pytest.param(" ", 400, id="blank"),

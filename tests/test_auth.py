@@ -164,7 +164,7 @@ BAD_EMAILS = [
     pytest.param("a\x00b@c", id="inner-nul"),
     pytest.param("a\x7fb@c", id="inner-del"),
     pytest.param("a" * 245 + "@b.com", id="251-chars"),
-    pytest.param("a@b@c", id="two-ats"),  # not a plain address (issue 8, item 3)
+    pytest.param("a@b@c", id="two-ats"),  # not a plain address (see test_emails.py)
 ]
 
 
@@ -448,7 +448,8 @@ def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
     db: DB, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The login read the old hash, then the owner reset the password while
-    # bcrypt ran: the session must not be stored (issue 8, item 1).
+    # bcrypt ran: the session must not be stored, or the old password would
+    # outlive the reset (SECURITY.md, "sessions and a reset racing").
     auth = timed_auth(db, clock)
     bob = auth.register_user("bob@bob.com", "old")
     token = auth.get_reset_password_token("bob@bob.com")
@@ -493,9 +494,10 @@ def test_reset_requests_are_throttled_per_account(db: DB, clock: FakeClock) -> N
 
 
 def test_a_login_makes_five_database_statements(db: DB, clock: FakeClock) -> None:
-    # Issue 11, part 2: a login was 7 statements in 3 transactions (count,
-    # re-read the count, look up the user, set the session, read and write
-    # its time, clear the count). Counted here so that it cannot creep back.
+    # A login used to take 7 statements in 3 transactions (count, re-read
+    # the count, look up the user, set the session, read and write its time,
+    # clear the count), each a round trip on the hot path. Counted here so
+    # that it cannot creep back.
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "pw")
     assert new_session(auth, "bob@bob.com")  # a first login: any sweep of old rows

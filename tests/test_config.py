@@ -11,7 +11,7 @@ from helpers import DAY, MAIL_FROM, production_env
 from wsgiauth import config
 
 
-def test_default_settings_are_the_issue_s() -> None:
+def test_default_settings_are_the_documented_ones() -> None:
     settings = config.Settings()
     assert settings.session_ttl == 14 * DAY == 1_209_600
     assert settings.reset_token_ttl == 3600

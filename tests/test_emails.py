@@ -23,8 +23,8 @@ from wsgiauth.auth import Auth, InvalidInput
     ],
 )
 def test_normalize_email_refuses_what_is_not_a_plain_address(email: str) -> None:
-    # Item 3: each of these is mailed to victim@corp.test by an address
-    # parser, under a throttle key of its own.
+    # Each of these is mailed to victim@corp.test by an address parser,
+    # under a throttle key of its own (SECURITY.md, "plain addresses only").
     with pytest.raises(InvalidInput, match="email"):
         Auth.normalize_email(email)
 

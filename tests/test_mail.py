@@ -47,8 +47,8 @@ def reset_message_for(settings: config.Settings) -> EmailMessage:
 
 
 def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
-    # Issue 8, item 5: the outbox holds at most its size; past that, mails
-    # are dropped and logged, and the answer stays the same for everyone.
+    # The outbox holds at most its size; past that, mails are dropped and
+    # logged, and the answer stays the same for everyone.
     settings = config.load(
         {**production_env(silent_relay.port), "WSGIAUTH_RESET_REQUEST_LIMIT": "100"},
         production=True,
@@ -76,8 +76,8 @@ def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
 
 
 def test_a_database_error_on_the_mail_thread_is_logged(db, db_url, smtp, caplog):
-    # Issue 8, item 5: the token is written on the mail thread; if the
-    # database fails there, the error is in the log, not lost with the thread.
+    # The token is written on the mail thread; if the database fails there,
+    # the error is in the log, not lost with the thread.
     mailbox, port = smtp()
     app = production_app(Auth(db, settings=config.load(production_env(port), production=True)))
     register(app)

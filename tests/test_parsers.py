@@ -120,7 +120,8 @@ def test_parse_urlencoded_round_trip(pairs: list[tuple[str, str]]) -> None:
 
 @given(TEXT)
 def test_parse_urlencoded_agrees_with_urllib(text: str) -> None:
-    # SPEC: invalid percent-encoding stays literal "as urllib.parse does".
+    # Invalid percent-encoding stays literal, as urllib.parse (and browsers)
+    # leave it: a client's odd byte is not an error.
     try:
         expected = parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
@@ -584,7 +585,8 @@ COOKIES = [
         'prefs={"a":1}; session_id=abc',
         [("prefs", '{"a":1}'), ("session_id", "abc")],
     ),
-    # Two Cookie headers, as waitress joins them (issue 8, item 11).
+    # Two Cookie headers, as waitress joins them: HTTP/2 may split the cookies
+    # into several headers (RFC 9113 §8.2.3; SECURITY.md, "cookies in several headers").
     ("comma between headers", "a=1, b=2", [("a", "1"), ("b", "2")]),
     ("comma inside a value", "a=x,y; b=2", [("a", "x"), ("b", "2")]),
     (

@@ -102,7 +102,8 @@ def test_login_does_not_apply_the_minimum_length(db: DB, clock: FakeClock) -> No
 
 
 def test_the_shipped_common_passwords_are_zxcvbn_s_list() -> None:
-    # Item 10: the list refused in production is a maintained, cited one.
+    # The list refused in production is a maintained, cited one (NIST SP
+    # 800-63B §5.1.1.2; SECURITY.md, "common passwords"), shipped as a file.
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     from wsgiauth.passwords import common_passwords as _common_passwords
@@ -147,8 +148,9 @@ def test_an_unknown_email_costs_the_same_bcrypt_work_as_a_wrong_password(
 def test_a_login_rehashes_a_password_stored_at_another_cost(
     db: DB, raw: sqlalchemy.Connection, clock: FakeClock
 ) -> None:
-    # Item 9: after a change of WSGIAUTH_BCRYPT_ROUNDS, old accounts cost
-    # what new ones do from their next login on.
+    # After a change of WSGIAUTH_BCRYPT_ROUNDS, old accounts cost what new
+    # ones do from their next login on: otherwise the time of a login would
+    # tell old accounts from unknown emails (SECURITY.md, "passwords").
     old = timed_auth(db, clock, bcrypt_rounds=4)
     old.register_user("bob@bob.com", "pw")
     new = timed_auth(db, clock, bcrypt_rounds=5)
@@ -223,8 +225,9 @@ def test_a_busy_login_costs_no_attempt(db: DB, clock: FakeClock) -> None:
 
 
 def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
-    # Issue 8, item 6: with every bcrypt slot taken (as that many logins in
-    # flight would), a request that needs bcrypt is refused at once.
+    # With every bcrypt slot taken (as that many logins in flight would), a
+    # request that needs bcrypt is refused at once, so that the worker threads
+    # stay free for cheap requests (SECURITY.md, "a flood of logins").
     register(app)
     session_id = login(app)
     token = reset_token(app)

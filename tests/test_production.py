@@ -141,8 +141,8 @@ def test_reset_token_is_mailed_to_the_user_and_works(prod):
 
 
 def test_an_unknown_email_gets_a_mail_without_a_token(prod):
-    # The same SMTP work as for an account (issue 8, item 2): the delivery
-    # of later mails cannot tell whether the email has an account.
+    # The same SMTP work as for an account: the delivery of later mails
+    # cannot tell whether the email has an account (SECURITY.md, "no email oracle").
     app, mailbox = prod
     register(app)
     assert send(app, "POST", "/reset_password", {"email": OTHER}).status_int == 200
@@ -156,14 +156,14 @@ def test_an_unknown_email_gets_a_mail_without_a_token(prod):
 def test_a_reset_mail_goes_to_one_mailbox_only(prod):
     """An email with a comma in it is one account, and its mail one recipient.
 
-    The SPEC's loose rule (local@domain, no white space) lets this register;
-    read as a list of addresses, it would send the token to every one of
-    them, and make the service a mail cannon for anyone's list.
+    The seed's loose rule (local@domain, no white space) would let this
+    register; read as a list of addresses, it would send the token to every
+    one of them, and make the service a mail cannon for anyone's list.
     """
     app, mailbox = prod
     address = "victim@example.com,attacker@evil.example"
     res = send(app, "POST", "/users", {"email": address, "password": PASSWORD})
-    # Not a plain address: refused everywhere (issue 8, item 3).
+    # Not a plain address: refused everywhere (SECURITY.md, "plain addresses only").
     assert res.status_int == 400, res.body
     assert send(app, "POST", "/reset_password", {"email": address}).status_int == 400
     deliver(app)
@@ -325,11 +325,11 @@ def test_serve_production_mails_a_working_token(db_url, smtp, monkeypatch):
     assert token not in log
 
 
-# --- under attack -------------------------------------------------------------
+# --- under attack (SECURITY.md) -------------------------------------------------------------
 
 
 def test_later_mails_do_not_tell_whether_an_email_has_an_account(make_app):
-    """Issue 8, item 2: the delivery of the attacker's own mail is the same either way.
+    """The delivery of the attacker's own mail is the same either way (SECURITY.md).
 
     The attacker asks a reset for a target, then one for their own address,
     and times their own mail. With a relay that takes 150 ms a message, it
@@ -384,7 +384,8 @@ def arrival(mailbox: Mailbox, address: str, timeout: float = 5.0) -> float:
 def test_sigterm_with_a_hanging_relay_exits_soon_and_says_what_it_dropped(
     db_url, silent_relay, monkeypatch
 ):
-    # Issue 8, item 5: the relay accepts and never answers; SIGTERM took 91 s.
+    # The relay accepts and never answers; before the outbox had a deadline at
+    # SIGTERM, stopping took 91 s (SECURITY.md, "a slow or hanging mail relay").
     for name, value in production_env(silent_relay.port).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "100")
@@ -407,8 +408,9 @@ def test_sigterm_with_a_hanging_relay_exits_soon_and_says_what_it_dropped(
 
 
 def test_one_mailbox_gets_at_most_the_limit_of_reset_mails(prod):
-    # Item 3: every spelling that a relay delivers to victim@corp.test is
-    # refused or counted under that one mailbox, subaddresses (RFC 5233) too.
+    # Every spelling that a relay delivers to victim@corp.test is refused or
+    # counted under that one mailbox, subaddresses (RFC 5233) too, so that no
+    # one can mail-bomb it (SECURITY.md, "mail bombing").
     app, mailbox = prod
     register(app, email="victim@corp.test")
     spellings = [
@@ -438,8 +440,8 @@ def test_one_mailbox_gets_at_most_the_limit_of_reset_mails(prod):
 
 @pytest.mark.parametrize("password", ["password", "12345678", "iloveyou", "Baseball"])
 def test_production_refuses_a_common_password(prod, password):
-    # Item 10 (NIST SP 800-63B §5.1.1.2): a password from a list of the most
-    # common ones is refused, at registration and at reset, saying why.
+    # NIST SP 800-63B §5.1.1.2: a password from a list of the most common
+    # ones is refused, at registration and at reset, saying why.
     app, mailbox = prod
     res = send(app, "POST", "/users", {"email": EMAIL, "password": password})
     assert res.status_int == 400

@@ -92,8 +92,9 @@ def test_profile_cookie_parsing(app, cookie, status):
 
 
 def test_two_cookie_headers_keep_the_session_through_a_real_server(db_url):
-    # Item 11: waitress joins two Cookie headers with ", "; an HTTP/2 proxy
-    # may split the cookies into several (RFC 9113 §8.2.3).
+    # waitress joins two Cookie headers with ", "; an HTTP/2 proxy may split
+    # the cookies into several (RFC 9113 §8.2.3; SECURITY.md, "cookies in
+    # several headers").
     import http.client
     from urllib.parse import urlsplit
 

@@ -304,8 +304,9 @@ def fail_windows(auth: Auth, clock: FakeClock, email: str, failures: int) -> Non
 
 
 def test_consecutive_failures_are_capped_across_windows(db: DB, clock: FakeClock) -> None:
-    # Item 8 (NIST SP 800-63B §5.2.2): at most 100 consecutive failed
-    # attempts on one account, whatever the windows; a reset opens it again.
+    # NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts on one
+    # account, whatever the windows; a reset opens it again (SECURITY.md,
+    # "consecutive failures").
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "pw")
     fail_windows(auth, clock, "bob@bob.com", 100)
@@ -495,7 +496,7 @@ def test_default_reset_request_limit_is_5(app):
 
 
 def test_a_hundred_failed_logins_across_windows_shut_the_account_until_a_reset(make_app, now):
-    # Item 8 over HTTP: the 960 guesses a day of the bare window are capped
+    # The cap over HTTP: the 960 guesses a day of the bare window are capped
     # at 100 in a row; an unknown email is answered the same; a reset opens.
     app = make_app()
     register(app)
@@ -532,8 +533,9 @@ def attempt_rows(db: DB) -> int:
 
 
 def test_junk_logins_and_resets_leave_no_rows_once_their_window_is_over(make_app, db, now):
-    # Item 4: every login or reset for a new email adds a row; once the
-    # windows are over, the rows go, and the table holds only live keys.
+    # Every login or reset for a new email adds a row; once the windows are
+    # over, the rows go, and the table holds only live keys (SECURITY.md,
+    # "a bounded database").
     app = make_app(login_failure_window=60, reset_request_window=120)
     register(app)
     junk = 1_000
@@ -545,7 +547,8 @@ def test_junk_logins_and_resets_leave_no_rows_once_their_window_is_over(make_app
         else:
             assert send(app, "POST", "/reset_password", {"email": email}).status_int == 403
     assert attempt_rows(db) >= junk  # they are live: they must be there
-    # Past every window, and past the memory of failed logins (item 8).
+    # Past every window, and past the memory of failed logins for an email
+    # with no account (WSGIAUTH_LOGIN_FAILURE_MEMORY, a day).
     now[0] = START + 31 * 24 * 3600
     assert login_status(app, EMAIL, "wrong") == 401
     assert attempt_rows(db) <= 2  # bob's live count, and the streak of his account
