@@ -1,8 +1,17 @@
-"""Fixtures shared by the tests: a fresh database, Auth, the app, a real server."""
+"""Fixtures shared by the tests: a fresh database, Auth, the app, a real server.
 
+Also those that several test files use: an app on settings and a fake
+clock of the test's own (``make_app``, ``now``, ``clock``), a connection of
+the test's own to its database (``raw``), bcrypt's checks counted
+(``checkpw_calls``), and SMTP servers on 127.0.0.1 (``smtp``,
+``silent_relay``). Plain helper functions are in ``helpers.py``.
+"""
+
+import dataclasses
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -11,13 +20,23 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
+import sqlalchemy
 import webtest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
+from wsgiauth import config
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
 from wsgiauth.db import DB
+
+# helpers.py is a plain module: have pytest rewrite its asserts, as it does
+# the tests', so that a failed check in a helper shows its values too.
+pytest.register_assert_rewrite("helpers")
+
+from helpers import START, FakeClock, Mailbox, SilentRelay, free_port  # noqa: E402
 
 # bcrypt at cost 4 keeps the suite fast; production uses 12.
 os.environ["WSGIAUTH_BCRYPT_ROUNDS"] = "4"
@@ -185,3 +204,95 @@ def server(db_url: str) -> Iterator[Server]:
     yield running
     if running.process.poll() is None:
         running.stop()
+
+
+# --- fixtures shared by several test files ------------------------------------
+
+
+@pytest.fixture
+def now() -> list[float]:
+    """The fake clock's reading: tests move time by changing ``now[0]``."""
+    return [START]
+
+
+@pytest.fixture
+def make_app(db, now):
+    """Make an app on the test database with these settings and the fake clock."""
+
+    def make(settings: config.Settings | None = None, **fields) -> webtest.TestApp:
+        settings = settings or dataclasses.replace(config.load(), **fields)
+        auth = Auth(db, settings=settings, clock=lambda: now[0])
+        return webtest.TestApp(create_app(auth), lint=True)
+
+    return make
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at START."""
+    return FakeClock()
+
+
+@pytest.fixture
+def raw(db: DB, db_url: str) -> Iterator[sqlalchemy.Connection]:
+    """A connection of our own to the test database, to look behind the code's back."""
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        yield connection
+    engine.dispose()
+
+
+@pytest.fixture
+def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Count bcrypt.checkpw as wsgiauth.passwords calls it; each call's hash is kept."""
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(hashed)
+        return bool(real(password, hashed))
+
+    # wsgiauth.passwords calls bcrypt.checkpw through the module, so this is what it sees.
+    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", counting)
+    return calls
+
+
+@pytest.fixture
+def smtp() -> Iterator:
+    """Start SMTP servers on 127.0.0.1: ``smtp(delay)`` returns ``(mailbox, port)``."""
+    controllers = []
+
+    def start(delay: float = 0.0) -> tuple[Mailbox, int]:
+        mailbox = Mailbox(delay)
+        controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        controllers.append(controller)
+        return mailbox, controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def silent_relay() -> Iterator[SilentRelay]:
+    """Start a ``SilentRelay`` on 127.0.0.1."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stopping = threading.Event()
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield SilentRelay(listener.getsockname()[1], accepted)
+    stopping.set()
+    listener.close()
+    for connection in accepted:
+        connection.close()

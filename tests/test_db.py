@@ -1,87 +1,23 @@
-"""The database layer: the users table, DB's three methods, and how it stores."""
+"""The database layer: DB's three seed methods, the queries beside them, and how it stores.
+
+The tables themselves (the seed's five columns) are tested in test_user.py.
+"""
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 import sqlalchemy
-from sqlalchemy import create_engine, text
+from helpers import rows
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm.exc import NoResultFound
 
 from wsgiauth import db as db_module
 from wsgiauth.db import DB
 from wsgiauth.user import User
-
-
-@pytest.fixture
-def raw(db: DB, db_url: str) -> Iterator[sqlalchemy.Connection]:
-    """A connection of our own to the test database, to look behind DB's back."""
-    engine = create_engine(db_url)
-    with engine.connect() as connection:
-        yield connection
-    engine.dispose()
-
-
-def rows(connection: sqlalchemy.Connection) -> list[tuple[object, ...]]:
-    """Every row of ``users`` as stored, in id order."""
-    result = connection.execute(
-        text("SELECT id, email, hashed_password, session_id, reset_token FROM users ORDER BY id")
-    )
-    return [tuple(row) for row in result]
-
-
-# The table.
-
-COLUMNS = [
-    # name, type, nullable, primary key
-    ("id", "INTEGER", False, 1),
-    ("email", "VARCHAR(250)", False, 0),
-    ("hashed_password", "VARCHAR(250)", False, 0),
-    ("session_id", "VARCHAR(250)", True, 0),
-    ("reset_token", "VARCHAR(250)", True, 0),
-]
-
-
-def test_the_model_has_exactly_the_five_seed_columns() -> None:
-    assert User.__tablename__ == "users"
-    found = [
-        (column.name, str(column.type), column.nullable, int(column.primary_key))
-        for column in User.__table__.columns
-    ]
-    assert found == COLUMNS
-
-
-def test_the_database_table_has_exactly_the_five_seed_columns(
-    raw: sqlalchemy.Connection,
-) -> None:
-    inspector = sqlalchemy.inspect(raw)
-    primary_key = inspector.get_pk_constraint("users")["constrained_columns"]
-    found = [
-        (
-            column["name"],
-            str(column["type"]),
-            column["nullable"],
-            int(column["name"] in primary_key),
-        )
-        for column in inspector.get_columns("users")
-    ]
-    assert found == COLUMNS
-
-
-def test_email_is_unique_in_the_database(db: DB, raw: sqlalchemy.Connection) -> None:
-    first = db.add_user("bob@bob.com", "hash1")
-    with pytest.raises(IntegrityError):
-        db.add_user("bob@bob.com", "hash2")
-    assert rows(raw) == [(first.id, "bob@bob.com", "hash1", None, None)]
-    # The DB is still usable after the failed insert. (PostgreSQL does not
-    # give back the id the failed insert drew from its sequence.)
-    second = db.add_user("alice@bob.com", "hash3")
-    assert second.id > first.id
-    assert rows(raw)[-1] == (second.id, "alice@bob.com", "hash3", None, None)
 
 
 def test_integrity_error_does_not_carry_the_parameters(db: DB) -> None:

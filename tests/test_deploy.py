@@ -426,7 +426,7 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
         "port": 5000,
         "threads": 4,
         "max_request_body_size": serve.MAX_UPLOAD_BYTES,
-        # Set deliberately against Slowloris (issue 8, item 7).
+        # Set deliberately against Slowloris (SECURITY.md, "idle connections").
         "connection_limit": serve.CONNECTION_LIMIT,
         "channel_timeout": serve.CHANNEL_TIMEOUT_SECONDS,
         "cleanup_interval": serve.CLEANUP_INTERVAL_SECONDS,

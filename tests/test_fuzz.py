@@ -2,7 +2,7 @@
 
 Two kinds of test live here:
 
-- Hypothesis properties for what tests/test_http.py does not cover yet:
+- Hypothesis properties for what tests/test_parsers.py does not cover yet:
   ``parse_header_value``, ``is_cross_site``, the real route table and
   ``Request.form()``. Each returns or raises only what its docstring
   promises.

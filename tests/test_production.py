@@ -11,14 +11,8 @@ that "nothing more was mailed" is a fact and not a matter of waiting long
 enough.
 """
 
-import asyncio
-import email
-import email.policy
-import logging
 import re
-import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -26,99 +20,30 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-import sqlalchemy
-import sqlalchemy.exc
 import webtest
-from aiosmtpd.controller import Controller
 from conftest import Server
+from helpers import (
+    EMAIL,
+    FORM,
+    MAIL_FROM,
+    NEW_PASSWORD,
+    OTHER,
+    PASSWORD,
+    UUID4,
+    Mailbox,
+    deliver,
+    free_port,
+    production_app,
+    production_env,
+    without_date,
+)
 
-from wsgiauth import config, mail
+from wsgiauth import config
 from wsgiauth.api import RESET_MAILED
-from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
-from wsgiauth.mail import Outbox, no_account_message
 
-EMAIL = "bob@example.com"
-OTHER = "eve@example.com"  # never registered; as long as EMAIL, so the answers can match
-PASSWORD = "MyPwdOfBob"
-NEW_PASSWORD = "t4rt1fl3tt3"
-MAIL_FROM = "no-reply@auth.example.com"
-UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 SLOW_SMTP_SECONDS = 2.0
 TIMEOUT = 10  # seconds, for every HTTP request to the real server
-FORM = "application/x-www-form-urlencoded"
-
-
-# --- an SMTP server to mail to -------------------------------------------------
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.envelopes: list[tuple[str, list[str], EmailMessage]] = []
-        self.arrived: list[float] = []  # time.monotonic() of each message's arrival
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        # A slow relay: the answer to DATA, which smtplib waits for, comes late.
-        await asyncio.sleep(self.delay)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        self.arrived.append(time.monotonic())
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> None:
-        """Wait until ``count`` messages have arrived, or fail."""
-        deadline = time.monotonic() + timeout
-        while len(self.envelopes) < count:
-            assert time.monotonic() < deadline, f"{len(self.envelopes)} of {count} messages came"
-            time.sleep(0.02)
-
-
-def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that nothing listens on right now.
-
-    aiosmtpd 1.4's Controller cannot take port 0: it checks that it is up
-    by connecting to the port it was given.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp() -> Iterator:
-    """Start SMTP servers on 127.0.0.1: ``smtp(delay)`` returns ``(mailbox, port)``."""
-    controllers = []
-
-    def start(delay: float = 0.0) -> tuple[Mailbox, int]:
-        mailbox = Mailbox(delay)
-        controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-        controller.start()
-        controllers.append(controller)
-        return mailbox, controller.port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
-
-
-def production_env(port: int) -> dict[str, str]:
-    """The environment of production mode with the SMTP server on ``port``."""
-    return {
-        "WSGIAUTH_SMTP_HOST": "127.0.0.1",
-        "WSGIAUTH_SMTP_PORT": str(port),
-        "WSGIAUTH_MAIL_FROM": MAIL_FROM,
-    }
-
-
-def production_app(auth: Auth) -> webtest.TestApp:
-    """The production app on ``auth``, in WebTest, with its outbox at ``.outbox``."""
-    outbox = Outbox(auth.settings)
-    app = webtest.TestApp(create_app(auth, outbox), lint=True)
-    app.outbox = outbox
-    return app
 
 
 @pytest.fixture
@@ -144,12 +69,7 @@ def prod(make_app) -> tuple[webtest.TestApp, Mailbox]:
     return make_app()
 
 
-def deliver(app: webtest.TestApp) -> None:
-    """Wait until the app has mailed everything it was asked to (it can mail no more)."""
-    assert app.outbox.close(timeout=10) == 0
-
-
-# --- HTTP helpers -----------------------------------------------------------------
+# --- HTTP helpers -------------------------------------------------------------
 
 
 def send(app: webtest.TestApp, method: str, path: str, form=None, cookie=None):
@@ -171,10 +91,6 @@ def login_status(app: webtest.TestApp, password: str, email: str = EMAIL) -> int
     return send(app, "POST", "/sessions", {"email": email, "password": password}).status_int
 
 
-def without_date(res) -> list[tuple[str, str]]:
-    return [(name, value) for name, value in res.headerlist if name.lower() != "date"]
-
-
 def token_in(message: EmailMessage) -> str:
     """Return the one reset token in a message's text."""
     tokens = set(UUID4.findall(message.get_content()))
@@ -182,7 +98,7 @@ def token_in(message: EmailMessage) -> str:
     return tokens.pop()
 
 
-# --- POST /reset_password: the same answer for every email, the token by mail ----------
+# --- POST /reset_password: the same answer for every email, the token by mail ---
 
 
 def test_reset_answer_is_the_same_for_registered_and_unknown_emails(prod):
@@ -225,8 +141,8 @@ def test_reset_token_is_mailed_to_the_user_and_works(prod):
 
 
 def test_an_unknown_email_gets_a_mail_without_a_token(prod):
-    # The same SMTP work as for an account (issue 8, item 2): the delivery
-    # of later mails cannot tell whether the email has an account.
+    # The same SMTP work as for an account: the delivery of later mails
+    # cannot tell whether the email has an account (SECURITY.md, "no email oracle").
     app, mailbox = prod
     register(app)
     assert send(app, "POST", "/reset_password", {"email": OTHER}).status_int == 200
@@ -240,14 +156,14 @@ def test_an_unknown_email_gets_a_mail_without_a_token(prod):
 def test_a_reset_mail_goes_to_one_mailbox_only(prod):
     """An email with a comma in it is one account, and its mail one recipient.
 
-    The SPEC's loose rule (local@domain, no white space) lets this register;
-    read as a list of addresses, it would send the token to every one of
-    them, and make the service a mail cannon for anyone's list.
+    The seed's loose rule (local@domain, no white space) would let this
+    register; read as a list of addresses, it would send the token to every
+    one of them, and make the service a mail cannon for anyone's list.
     """
     app, mailbox = prod
     address = "victim@example.com,attacker@evil.example"
     res = send(app, "POST", "/users", {"email": address, "password": PASSWORD})
-    # Not a plain address: refused everywhere (issue 8, item 3).
+    # Not a plain address: refused everywhere (SECURITY.md, "plain addresses only").
     assert res.status_int == 400, res.body
     assert send(app, "POST", "/reset_password", {"email": address}).status_int == 400
     deliver(app)
@@ -316,7 +232,7 @@ def test_reset_requests_are_throttled_alike_for_every_email(db, smtp):
     deliver(app)
 
 
-# --- the cookie and the password policy ----------------------------------------------
+# --- the cookie and the password policy ---------------------------------------
 
 
 def test_the_session_cookie_is_secure(prod):
@@ -359,24 +275,7 @@ def test_passwords_need_8_characters(prod):
     assert login_status(app, "abcdefgh") == 200
 
 
-def test_production_needs_the_smtp_settings():
-    with pytest.raises(ValueError, match="WSGIAUTH_SMTP_HOST"):
-        config.load({"WSGIAUTH_MAIL_FROM": MAIL_FROM}, production=True)
-    with pytest.raises(ValueError, match="WSGIAUTH_MAIL_FROM"):
-        config.load({"WSGIAUTH_SMTP_HOST": "127.0.0.1"}, production=True)
-    with pytest.raises(ValueError, match="WSGIAUTH_SMTP_HOST"):
-        config.load({"WSGIAUTH_MODE": "production"})
-    settings = config.load({"WSGIAUTH_MODE": "production", **production_env(2525)})
-    assert settings.production
-    assert settings.password_min_length == 8
-    assert (settings.smtp_host, settings.smtp_port, settings.mail_from) == (
-        "127.0.0.1",
-        2525,
-        MAIL_FROM,
-    )
-
-
-# --- serve.py --production, end to end ----------------------------------------------------
+# --- serve.py --production, end to end ----------------------------------------
 
 
 def test_serve_refuses_production_without_smtp(db_url, monkeypatch):
@@ -426,11 +325,11 @@ def test_serve_production_mails_a_working_token(db_url, smtp, monkeypatch):
     assert token not in log
 
 
-# --- under attack (issue 8) -----------------------------------------------------------------
+# --- under attack (SECURITY.md) -------------------------------------------------------------
 
 
 def test_later_mails_do_not_tell_whether_an_email_has_an_account(make_app):
-    """Issue 8, item 2: the delivery of the attacker's own mail is the same either way.
+    """The delivery of the attacker's own mail is the same either way (SECURITY.md).
 
     The attacker asks a reset for a target, then one for their own address,
     and times their own mail. With a relay that takes 150 ms a message, it
@@ -482,91 +381,11 @@ def arrival(mailbox: Mailbox, address: str, timeout: float = 5.0) -> float:
     raise AssertionError(f"no mail came for {address}")
 
 
-class SilentRelay:
-    """A TCP server that accepts connections and never says a word.
-
-    An SMTP client waits for a greeting that never comes: the relay that
-    hangs of issue 8, item 5.
-    """
-
-    def __init__(self, port: int, accepted: list[socket.socket]) -> None:
-        self.port = port
-        self.accepted = accepted
-
-    def wait_for_connection(self, timeout: float = 5.0) -> None:
-        """Wait until a client is connected (and waiting for its greeting)."""
-        deadline = time.monotonic() + timeout
-        while not self.accepted:
-            assert time.monotonic() < deadline, "nobody connected"
-            time.sleep(0.01)
-
-
-@pytest.fixture
-def silent_relay() -> Iterator[SilentRelay]:
-    """Start a ``SilentRelay`` on 127.0.0.1."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stopping = threading.Event()
-
-    def accept() -> None:
-        while not stopping.is_set():
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(connection)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield SilentRelay(listener.getsockname()[1], accepted)
-    stopping.set()
-    listener.close()
-    for connection in accepted:
-        connection.close()
-
-
-def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
-    # Issue 8, item 5: the outbox holds at most its size; past that, mails
-    # are dropped and logged, and the answer stays the same for everyone.
-    settings = config.load(
-        {**production_env(silent_relay.port), "WSGIAUTH_RESET_REQUEST_LIMIT": "100"},
-        production=True,
-    )
-    auth = Auth(db, settings=settings)
-    outbox = Outbox(settings, size=2)
-    app = webtest.TestApp(create_app(auth, outbox), lint=True)
-    register(app)
-    assert outbox.post(lambda: reset_message_for(settings))
-    silent_relay.wait_for_connection()  # that one is on the wire, for 5 s
-    assert outbox.post(lambda: reset_message_for(settings))
-    assert outbox.post(lambda: reset_message_for(settings))
-    assert not outbox.post(lambda: reset_message_for(settings))  # full
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="wsgiauth.mail"):
-        known = send(app, "POST", "/reset_password", {"email": EMAIL})
-        unknown = send(app, "POST", "/reset_password", {"email": OTHER})
-    assert known.status_int == unknown.status_int == 200
-    assert without_date(known) == without_date(unknown)
-    assert known.body == unknown.body.replace(OTHER.encode(), EMAIL.encode())
-    assert [record.getMessage() for record in caplog.records].count(
-        "the outbox is full: a mail was dropped"
-    ) == 2
-    assert outbox.close(timeout=0.1) == 3
-
-
-def reset_message_for(settings: config.Settings) -> EmailMessage:
-    """A mail for the outbox to send, with no token in it."""
-    return no_account_message(settings, OTHER)
-
-
-def test_the_smtp_timeout_is_short():
-    assert mail.SMTP_TIMEOUT_SECONDS <= 5
-
-
 def test_sigterm_with_a_hanging_relay_exits_soon_and_says_what_it_dropped(
     db_url, silent_relay, monkeypatch
 ):
-    # Issue 8, item 5: the relay accepts and never answers; SIGTERM took 91 s.
+    # The relay accepts and never answers; before the outbox had a deadline at
+    # SIGTERM, stopping took 91 s (SECURITY.md, "a slow or hanging mail relay").
     for name, value in production_env(silent_relay.port).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "100")
@@ -588,32 +407,10 @@ def test_sigterm_with_a_hanging_relay_exits_soon_and_says_what_it_dropped(
     assert "Traceback" not in log.split("stopping:")[-1]
 
 
-def test_a_database_error_on_the_mail_thread_is_logged(db, db_url, smtp, caplog):
-    # Issue 8, item 5: the token is written on the mail thread; if the
-    # database fails there, the error is in the log, not lost with the thread.
-    mailbox, port = smtp()
-    app = production_app(Auth(db, settings=config.load(production_env(port), production=True)))
-    register(app)
-    engine = sqlalchemy.create_engine(db_url)
-    with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("DROP TABLE token_times"))
-    engine.dispose()
-    with caplog.at_level(logging.ERROR, logger="wsgiauth.mail"):
-        assert send(app, "POST", "/reset_password", {"email": EMAIL}).status_int == 200
-        deliver(app)
-    assert mailbox.envelopes == []
-    (record,) = [record for record in caplog.records if record.name == "wsgiauth.mail"]
-    assert record.getMessage() == "could not send a mail"
-    assert record.exc_info is not None
-    assert isinstance(record.exc_info[1], sqlalchemy.exc.SQLAlchemyError)
-
-
-# --- issue 8: abuse -------------------------------------------------------------------
-
-
 def test_one_mailbox_gets_at_most_the_limit_of_reset_mails(prod):
-    # Item 3: every spelling that a relay delivers to victim@corp.test is
-    # refused or counted under that one mailbox, subaddresses (RFC 5233) too.
+    # Every spelling that a relay delivers to victim@corp.test is refused or
+    # counted under that one mailbox, subaddresses (RFC 5233) too, so that no
+    # one can mail-bomb it (SECURITY.md, "mail bombing").
     app, mailbox = prod
     register(app, email="victim@corp.test")
     spellings = [
@@ -643,8 +440,8 @@ def test_one_mailbox_gets_at_most_the_limit_of_reset_mails(prod):
 
 @pytest.mark.parametrize("password", ["password", "12345678", "iloveyou", "Baseball"])
 def test_production_refuses_a_common_password(prod, password):
-    # Item 10 (NIST SP 800-63B §5.1.1.2): a password from a list of the most
-    # common ones is refused, at registration and at reset, saying why.
+    # NIST SP 800-63B §5.1.1.2: a password from a list of the most common
+    # ones is refused, at registration and at reset, saying why.
     app, mailbox = prod
     res = send(app, "POST", "/users", {"email": EMAIL, "password": password})
     assert res.status_int == 400

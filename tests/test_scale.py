@@ -280,7 +280,9 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         for statement, _ in statements:
             for table, columns in lookups(statement).items():
                 looked_up.setdefault(table, set()).update(columns)
-        # Every kind of lookup the issue names was made, so was checked.
+        # Every kind of lookup the service makes (users by email, session
+        # digest, reset digest and id; token times by user; attempts by key)
+        # was made, so was checked.
         assert {"email", "session_id", "reset_token", "id"} <= looked_up.get("users", set())
         assert "user_id" in looked_up.get("token_times", set())
         assert "key" in looked_up.get("attempts", set())

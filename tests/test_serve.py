@@ -869,7 +869,7 @@ def test_the_log_handler_batches_lines_but_flushes_warnings_at_once(tmp_path: Pa
             logger.removeHandler(handler)
 
 
-# --- 11. under attack (issue 8) ----------------------------------------------------------------
+# --- 11. under attack (SECURITY.md) --------------------------------------------------------------
 
 
 def log_in_until(url: str, form: dict[str, str], done: threading.Event) -> list[str]:
@@ -884,7 +884,7 @@ def log_in_until(url: str, form: dict[str, str], done: threading.Event) -> list[
 
 
 def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 8, item 1: once the reset's answer is out, the old password has no session.
+    """Once the reset's answer is out, the old password has no session (SECURITY.md).
 
     Three clients loop logins with the old password while the owner resets
     it. A login that read the old hash before the reset and finished bcrypt
@@ -892,7 +892,7 @@ def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.Mo
     makes that window real, and three trials make it near certain to be hit.
     """
     monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "10")
-    monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "8")  # no 503s here: item 6 is not under test
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "8")  # no 503s here: the slots are not under test
     monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
     alive = []
     with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(3) as pool:
@@ -924,7 +924,7 @@ def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.Mo
 def test_a_login_flood_gets_503s_and_leaves_cheap_requests_served(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 8, item 6: bcrypt past its slots is refused at once, not queued.
+    """bcrypt past its slots is refused at once, not queued (SECURITY.md, "a flood of logins").
 
     One slot and six clients flooding logins at cost 10: some logins get
     503 with ``Retry-After`` instead of waiting for the slot, and
@@ -969,7 +969,7 @@ def test_a_login_flood_gets_503s_and_leaves_cheap_requests_served(
 
 
 def test_idle_half_sent_requests_do_not_lock_others_out(server: Server) -> None:
-    """Issue 8, item 7 (Slowloris): 300 idle half-sent requests, and ``GET /`` still answers.
+    """Slowloris: 300 idle half-sent requests, and ``GET /`` still answers (SECURITY.md).
 
     waitress's default connection limit is 100, with a channel timeout of
     120 s: 98 such connections were enough to make it stop accepting.

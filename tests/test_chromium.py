@@ -1,0 +1,283 @@
+"""The pages in a real browser: Debian's Chromium, driven by Playwright, JavaScript off.
+
+One test goes through every flow a person has, on a real ``serve.py``, the
+way a person would: typing into the forms and pressing their buttons. On the
+way it checks what only a browser can tell: the session cookie as the
+browser stored it (``HttpOnly``, ``SameSite=Lax``), that a page of another
+site cannot log the victim out nor log them in to another account, and that
+the pages load nothing but themselves.
+
+The other site is a small ``http.server`` on 127.0.0.2. For a browser that
+is another site than 127.0.0.1 (a site is the scheme and the host, and an IP
+address is a host of its own), so its forms arrive with
+``Sec-Fetch-Site: cross-site`` and ``Origin: http://127.0.0.2:<port>``.
+
+Playwright's own browser download cannot be reached here, so it drives
+``/usr/bin/chromium`` (``apt-get install chromium``). Without it, or without
+the ``playwright`` package, the test is skipped; with ``CI=true`` it fails.
+
+Set ``WSGIAUTH_SCREENSHOTS`` to a directory to keep a screenshot of each page
+there (``docs/screenshots`` holds the ones the README shows).
+"""
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Server, unavailable
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless, and nothing the browser would do on its own: no update checks,
+# no sync, no QUIC, no first-run pages; --no-sandbox because CI runs as root.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1024, "height": 720}
+TIMEOUT_MS = 15_000
+
+EMAIL = "bob@example.com"
+PASSWORD = "MyPwdOfBob"
+NEW_PASSWORD = "t4rt1fl3tt3"
+ATTACKER_EMAIL = "eve@example.com"
+ATTACKER_PASSWORD = "EvesPwd"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A fresh Chromium profile with JavaScript off, as a Playwright context."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        unavailable("chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            java_script_enabled=False,
+            viewport=PHONE,
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def other_site(service: str) -> tuple[ThreadingHTTPServer, str]:
+    """Serve, on 127.0.0.2, a page with two forms aimed at ``service``.
+
+    One would log the visitor out (``_method=DELETE``); the other would log
+    them in to the attacker's account (login CSRF), so that what they do
+    next is recorded there. Returns the server and the page's URL.
+    """
+    page = f"""<!DOCTYPE html>
+<html><head><title>Win a prize</title></head><body>
+<form method="post" action="{service}/sessions">
+<input type="hidden" name="_method" value="DELETE">
+<button id="logout">Claim your prize</button>
+</form>
+<form method="post" action="{service}/sessions">
+<input type="hidden" name="email" value="{ATTACKER_EMAIL}">
+<input type="hidden" name="password" value="{ATTACKER_PASSWORD}">
+<button id="login">Claim another prize</button>
+</form>
+</body></html>
+""".encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.2:{server.server_address[1]}/"
+
+
+class Visit:
+    """One tab, with what it has loaded and what the browser complained about."""
+
+    def __init__(self, context: Any, service: str, shots: Path | None) -> None:
+        self.page = context.new_page()
+        self.service = service
+        self.shots = shots
+        self.requests: list[str] = []
+        self.console: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("console", lambda message: self.console.append(message.text))
+
+    def go(self, path: str) -> int:
+        """Open ``path`` of the service, as if typed in the address bar; return the status."""
+        response = self.page.goto(self.service + path)
+        assert response is not None
+        return int(response.status)
+
+    def press(self, button: str) -> int:
+        """Press a button by its text and wait for the page it leads to; return its status.
+
+        After a 303, the status is that of the page redirected to.
+        """
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name=button).click()
+        return int(navigation.value.status)
+
+    def fill(self, label: str, value: str, form: str = "") -> None:
+        """Type ``value`` into the input labelled ``label`` (in ``form``, by its action)."""
+        scope = self.page.locator(f'form[action="{form}"]') if form else self.page
+        scope.get_by_label(label, exact=True).fill(value)
+
+    def text(self) -> str:
+        """Return the page's visible text."""
+        return str(self.page.locator("body").inner_text())
+
+    def path(self) -> str:
+        """Return the path (and query) of the page shown."""
+        return str(self.page.url).removeprefix(self.service)
+
+    def shoot(self, name: str, size: dict[str, int] = PHONE) -> None:
+        """Check the page fits ``size`` without sideways scrolling; keep a screenshot."""
+        self.page.set_viewport_size(size)
+        box = self.page.locator("main").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
+        if self.shots is not None:
+            self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+        self.page.set_viewport_size(PHONE)
+
+
+def session_cookie(context: Any) -> dict[str, Any] | None:
+    """Return the session cookie as the browser keeps it, or ``None``."""
+    cookies = [cookie for cookie in context.cookies() if cookie["name"] == "session_id"]
+    assert len(cookies) <= 1, cookies
+    return cookies[0] if cookies else None
+
+
+def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
+    shots_dir = os.environ.get("WSGIAUTH_SCREENSHOTS")
+    shots = Path(shots_dir) if shots_dir else None
+    if shots is not None:
+        shots.mkdir(parents=True, exist_ok=True)
+    with Server(sqlite_url) as server:
+        me = Visit(browser, server.url, shots)
+
+        # Home: register.
+        assert me.go("/") == 200
+        assert "Create an account" in me.text()
+        me.shoot("home")
+        me.shoot("home-desktop", DESKTOP)
+        me.fill("Email", EMAIL, "/users")
+        me.fill("Password", PASSWORD, "/users")
+        assert me.press("Create the account") == 200
+        assert me.path() == "/sessions?done=registered"
+        assert "Your account is ready. Log in with it." in me.text()
+        me.shoot("registered")
+
+        # A wrong password: the login form again, with the 401.
+        me.fill("Email", EMAIL)
+        me.fill("Password", "WrongPwd")
+        assert me.press("Log in") == 401
+        assert "401 Unauthorized: wrong email or password" in me.text()
+        assert me.page.get_by_label("Email", exact=True).input_value() == EMAIL
+        assert session_cookie(browser) is None
+        me.shoot("login-failed")
+
+        # The right one: 303 to the profile, and the cookie as the browser keeps it.
+        me.fill("Password", PASSWORD)
+        assert me.press("Log in") == 200
+        assert me.path() == "/profile"
+        assert f"You are logged in as {EMAIL}." in me.text()
+        cookie = session_cookie(browser)
+        assert cookie is not None
+        assert (cookie["httpOnly"], cookie["sameSite"], cookie["secure"]) == (True, "Lax", False)
+        assert (cookie["domain"], cookie["path"]) == ("127.0.0.1", "/")
+        me.shoot("profile")
+
+        # Another site's forms: refused, and the session lives on.
+        attacker, attacker_url = other_site(server.url)
+        try:
+            lure = Visit(browser, server.url, None)
+            for button in ("Claim your prize", "Claim another prize"):
+                assert lure.page.goto(attacker_url).status == 200
+                assert lure.press(button) == 403
+                assert '{"message": "cross-site request refused"}' in lure.text()
+        finally:
+            attacker.shutdown()
+            attacker.server_close()
+        assert session_cookie(browser) == cookie
+        assert me.go("/profile") == 200
+        assert f"You are logged in as {EMAIL}." in me.text()
+        assert ATTACKER_EMAIL not in me.text()
+
+        # Logout: 303 home, the cookie gone, the profile shows nobody.
+        assert me.press("Log out") == 200
+        assert me.path() == "/"
+        assert session_cookie(browser) is None
+        assert me.go("/profile") == 403
+        assert "nobody is logged in" in me.text()
+        assert EMAIL not in me.text()
+        me.shoot("profile-nobody")
+
+        # A reset, in development mode: the token comes in the answer's form.
+        me.go("/")
+        with me.page.expect_navigation():
+            me.page.get_by_role("link", name="Forgot your password?").first.click()
+        assert me.path() == "/reset_password"
+        me.shoot("reset-request")
+        me.fill("Email", EMAIL)
+        assert me.press("Reset the password") == 200
+        assert "Choose a new password" in me.text()
+        assert me.page.get_by_label("Email", exact=True).input_value() == EMAIL
+        me.shoot("new-password")
+        # The mail's link, in production, opens the same form from a URL
+        # that holds the token: leaving that page must not carry it along.
+        token = me.page.locator('input[name="reset_token"]').get_attribute("value")
+        link = f"/reset_password?email=bob%40example.com&reset_token={token}"
+        assert me.go(link) == 200
+        with me.page.expect_request(server.url + "/") as home:
+            me.page.get_by_role("link", name="Home").click()
+        assert "referer" not in home.value.all_headers()
+        assert me.go(link) == 200
+        me.fill("New password", NEW_PASSWORD)
+        assert me.press("Set the password") == 200
+        assert me.path() == "/sessions?done=password_updated"
+
+        # The new password works; the old one no longer does.
+        me.fill("Email", EMAIL)
+        me.fill("Password", PASSWORD)
+        assert me.press("Log in") == 401
+        me.fill("Password", NEW_PASSWORD)
+        assert me.press("Log in") == 200
+        assert f"You are logged in as {EMAIL}." in me.text()
+
+        # Nothing was loaded from anywhere else, and the browser found
+        # nothing to refuse (a style the policy does not allow is logged).
+        assert all(url.startswith(server.url + "/") for url in me.requests), me.requests
+        assert not [line for line in me.console if "Content Security Policy" in line]
+        log = server.stop()
+    # The server's log: the page's requests, and never a secret.
+    assert re.search(r"POST /sessions 401", log)
+    assert re.search(r"POST /sessions 403", log)
+    for secret in (PASSWORD, NEW_PASSWORD, ATTACKER_PASSWORD, cookie["value"]):
+        assert secret not in log

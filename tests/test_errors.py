@@ -1,0 +1,36 @@
+"""``Auth``'s named errors, and the one HTTP status each is answered with (``api.ERRORS``)."""
+
+import pytest
+
+from wsgiauth.api import http_error
+from wsgiauth.auth import (
+    EmailTaken,
+    InvalidInput,
+    InvalidToken,
+    TooManyAttempts,
+    UnknownEmail,
+    WrongPassword,
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (InvalidInput("email must look like name@domain"), 400, "email must look like"),
+        (EmailTaken("User a@b already exists"), 400, "email already registered"),
+        (WrongPassword("x"), 401, "wrong email or password"),
+        (UnknownEmail("x"), 403, "no account with this email"),
+        (InvalidToken("x"), 403, "invalid or expired reset token"),
+        (TooManyAttempts(7), 429, "too many attempts"),
+    ],
+)
+def test_each_auth_error_has_one_http_status(error, status, message):
+    http = http_error(error)
+    assert http is not None
+    assert (http.code, message in http.message) == (status, True)
+    assert isinstance(error, ValueError) or isinstance(error, TooManyAttempts)
+
+
+def test_an_error_auth_does_not_name_is_not_mapped():
+    assert http_error(RuntimeError("boom")) is None
+    assert http_error(ValueError("plain")) is None

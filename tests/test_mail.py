@@ -1,0 +1,95 @@
+"""mail.py: the reset mail's text, and the ``Outbox`` that sends it on a thread of its own.
+
+The outbox holds at most its size, drops and logs what does not fit, logs
+whatever fails on its thread, and never waits long on a relay (SECURITY.md,
+"a slow or hanging mail relay"). A real SMTP server (aiosmtpd, the ``smtp``
+fixture) or a relay that never answers (``silent_relay``) listens on
+127.0.0.1. The flows through the whole production app are in
+test_production.py.
+"""
+
+import logging
+from email.message import EmailMessage
+
+import sqlalchemy
+import sqlalchemy.exc
+import webtest
+from helpers import (
+    EMAIL,
+    OTHER,
+    deliver,
+    production_app,
+    production_env,
+    register,
+    send,
+    without_date,
+)
+
+from wsgiauth import config, mail
+from wsgiauth.app import create_app
+from wsgiauth.auth import Auth
+from wsgiauth.mail import Outbox, no_account_message, reset_message
+
+
+def test_without_a_public_url_the_mail_has_no_link():
+    settings = config.Settings(mail_from="a@b.c")
+    text = reset_message(settings, EMAIL, "0f5f2d5e").get_content()
+    assert "0f5f2d5e" in text and "http" not in text
+
+
+def test_the_smtp_timeout_is_short():
+    assert mail.SMTP_TIMEOUT_SECONDS <= 5
+
+
+def reset_message_for(settings: config.Settings) -> EmailMessage:
+    """A mail for the outbox to send, with no token in it."""
+    return no_account_message(settings, OTHER)
+
+
+def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
+    # The outbox holds at most its size; past that, mails are dropped and
+    # logged, and the answer stays the same for everyone.
+    settings = config.load(
+        {**production_env(silent_relay.port), "WSGIAUTH_RESET_REQUEST_LIMIT": "100"},
+        production=True,
+    )
+    auth = Auth(db, settings=settings)
+    outbox = Outbox(settings, size=2)
+    app = webtest.TestApp(create_app(auth, outbox), lint=True)
+    register(app)
+    assert outbox.post(lambda: reset_message_for(settings))
+    silent_relay.wait_for_connection()  # that one is on the wire, for 5 s
+    assert outbox.post(lambda: reset_message_for(settings))
+    assert outbox.post(lambda: reset_message_for(settings))
+    assert not outbox.post(lambda: reset_message_for(settings))  # full
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wsgiauth.mail"):
+        known = send(app, "POST", "/reset_password", {"email": EMAIL})
+        unknown = send(app, "POST", "/reset_password", {"email": OTHER})
+    assert known.status_int == unknown.status_int == 200
+    assert without_date(known) == without_date(unknown)
+    assert known.body == unknown.body.replace(OTHER.encode(), EMAIL.encode())
+    assert [record.getMessage() for record in caplog.records].count(
+        "the outbox is full: a mail was dropped"
+    ) == 2
+    assert outbox.close(timeout=0.1) == 3
+
+
+def test_a_database_error_on_the_mail_thread_is_logged(db, db_url, smtp, caplog):
+    # The token is written on the mail thread; if the database fails there,
+    # the error is in the log, not lost with the thread.
+    mailbox, port = smtp()
+    app = production_app(Auth(db, settings=config.load(production_env(port), production=True)))
+    register(app)
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE token_times"))
+    engine.dispose()
+    with caplog.at_level(logging.ERROR, logger="wsgiauth.mail"):
+        assert send(app, "POST", "/reset_password", {"email": EMAIL}).status_int == 200
+        deliver(app)
+    assert mailbox.envelopes == []
+    (record,) = [record for record in caplog.records if record.name == "wsgiauth.mail"]
+    assert record.getMessage() == "could not send a mail"
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], sqlalchemy.exc.SQLAlchemyError)
