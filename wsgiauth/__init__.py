@@ -1,7 +1,11 @@
 """wsgiauth: a user authentication service written as a plain WSGI app.
 
 ``wsgiauth.app.create_app()`` returns the WSGI callable; ``serve.py`` serves
-it with waitress. The modules, from the bottom up: ``user`` (the table),
-``db`` (the queries), ``auth`` (the rules), ``http`` and ``routing`` (HTTP
-by hand), ``app`` (the endpoints), ``config`` (the settings).
+it with waitress. The modules, one job each, from the bottom up: ``user``
+(the tables), ``db`` (the queries), ``emails``, ``passwords``, ``tokens`` and
+``throttle`` (the rules), ``auth`` (the seed's façade over them),
+``parsers``, ``http``, ``routing`` and ``request`` (HTTP by hand), ``api``
+and ``browser`` (the endpoints, JSON and pages), ``app`` (the WSGI
+callable), ``middleware``, ``config`` (the settings). The README's module
+list says more.
 """

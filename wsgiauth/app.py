@@ -67,8 +67,9 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """Answer one request (PEP 3333)."""
         request = Request(environ)
-        # The one look-up in the page table: is there a page for this method
-        # and path? If so, the answer depends on Accept.
+        # The page table, asked once: is there a page for this method and
+        # path? If so, the answer depends on Accept (and a browser's form
+        # POST may still name DELETE or PUT in _method: respond).
         page = self.pages.handler(request.method, request.path)
         try:
             response = self.respond(request, page)

@@ -45,7 +45,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 def protect(app: WSGIApplication) -> WSGIApplication:
     """Wrap ``app``: refuse cross-site changes, and add the headers of every answer.
 
-    A ``POST``, ``PUT`` or ``DELETE`` that a browser marks as cross-site
+    A ``POST``, ``PUT``, ``PATCH`` or ``DELETE`` that a browser marks as cross-site
     gets 403 before anything else, the body included, is read: this is the
     defence against cross-site request forgery, in which another site's
     page makes a visitor's browser send a form to us, with our cookie.

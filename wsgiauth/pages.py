@@ -7,7 +7,7 @@ pages need no JavaScript and load nothing: the style sheet is in the page,
 allowed by its hash in the ``Content-Security-Policy`` (see ``STYLE``).
 
 The functions here only write HTML. Which page answers which request, and
-with which status, is decided in ``app.py``.
+with which status, is decided in ``browser.py``.
 """
 
 import base64

@@ -6,9 +6,9 @@ For every request, one block on the log::
     > Host: 127.0.0.1:5000
     > Content-Type: application/x-www-form-urlencoded
     > Content-Length: 37
-    route: POST /sessions -> wsgiauth.app.login
-    sql: INSERT INTO attempts (key, count, ...) ON CONFLICT (key) DO UPDATE ...
+    route: POST /sessions -> wsgiauth.api.post_sessions
     sql: SELECT users.id, users.email, ...
+    sql: INSERT INTO attempts (key, count, ...) ON CONFLICT (key) DO UPDATE ...
     < HTTP/1.1 200 OK
     < Content-Type: application/json
     < Set-Cookie: session_id=<hidden>; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax
