@@ -430,6 +430,12 @@ def rows(connection: sqlalchemy.Connection) -> list[tuple[object, ...]]:
 # --- production mode: an SMTP server, a silent relay, the outbox --------------
 
 MAIL_FROM = "no-reply@auth.example.com"
+# What production needs beside its relay: where people reach the service,
+# and a key of at least 32 characters (SECURITY.md, "Two modes").
+PUBLIC_URL = "https://auth.example.com"
+SECRET_KEY = "a test key, 32 characters or more, not secret"
+# The names the test clients use: WebTest's localhost, a real server's 127.0.0.1.
+TEST_HOSTS = "localhost, 127.0.0.1"
 
 
 class Mailbox:
@@ -473,6 +479,9 @@ def production_env(port: int) -> dict[str, str]:
         "WSGIAUTH_SMTP_HOST": "127.0.0.1",
         "WSGIAUTH_SMTP_PORT": str(port),
         "WSGIAUTH_MAIL_FROM": MAIL_FROM,
+        "WSGIAUTH_PUBLIC_URL": PUBLIC_URL,
+        "WSGIAUTH_SECRET_KEY": SECRET_KEY,
+        "WSGIAUTH_ALLOWED_HOSTS": TEST_HOSTS,
     }
 
 

@@ -37,6 +37,7 @@ import pytest
 import requests
 import test_serve as seed  # the seed's task-20 functions; they request ``seed.URL``
 from conftest import ROOT, Server, unavailable
+from helpers import CHROME
 
 DEPLOY = ROOT / "deploy"
 TIMEOUT = seed.TIMEOUT
@@ -256,6 +257,34 @@ def test_bodies_up_to_the_cap_pass_nginx_and_larger_ones_do_not(deployment: Depl
     assert [line for lines in deployment.access_lines() for line in lines] == [
         ("POST", "/users", "413")
     ]
+
+
+def test_a_reset_link_leaves_no_token_in_nginx_access_log(deployment: Deployment) -> None:
+    """A person opens the mailed link through nginx: its access log keeps no token.
+
+    nginx's default log format, "combined", writes the request line, query
+    and all: whoever read the log could set the password.
+    """
+    url = deployment.url
+    form = {"email": "link@example.com", "password": "pw"}
+    assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+    asked = requests.post(f"{url}/reset_password", data={"email": form["email"]}, timeout=TIMEOUT)
+    token = asked.json()["reset_token"]
+    # The link, as a browser opens it from a webmail's page.
+    opened = requests.get(
+        f"{url}/reset_password?reset_token={token}",
+        headers={"Accept": CHROME, "Sec-Fetch-Site": "cross-site"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert wait_for(lambda: len(deployment.nginx_access_log()) == 3), deployment.nginx_access_log()
+    log = deployment.nginx_access_log()
+    assert token not in "\n".join(log), log[-1]
+    # The line nginx writes now: the path and the status, never a query.
+    assert re.fullmatch(
+        r'127\.0\.0\.1 \[[^]]+\] "GET /reset_password HTTP/1\.1" 303 \d+ \d+\.\d{3}', log[-1]
+    ), log[-1]
+    assert opened.status_code == 303
 
 
 # --- 2. the host, scheme and address the app sees through nginx -------------------------------

@@ -12,8 +12,10 @@ enough.
 """
 
 import re
+import socket
 import statistics
 import time
+from collections import Counter
 from collections.abc import Iterator
 from email.message import EmailMessage
 from urllib.parse import urlencode
@@ -23,12 +25,14 @@ import requests
 import webtest
 from conftest import Server
 from helpers import (
+    CHROME,
     EMAIL,
     FORM,
     MAIL_FROM,
     NEW_PASSWORD,
     OTHER,
     PASSWORD,
+    PUBLIC_URL,
     UUID4,
     Mailbox,
     deliver,
@@ -457,3 +461,182 @@ def test_production_refuses_a_common_password(prod, password):
         send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int
         == 200
     )
+
+
+# --- one mailbox, one counter: spellings a relay delivers to one mailbox -------
+
+# Twelve spellings of victim@example.com that were each a plain address and
+# opened a counter of their own: RFC 2047 encoded words, which the mail
+# library decodes back to the address it puts in RCPT TO (a language tag
+# after "*" makes them endless), and letters of the domain that UTS #46 maps
+# to example.com (full-width letters, the ideographic full stop, a ligature).
+# With five requests each, 65 mails reached the one mailbox.
+SPELLINGS_OF_ONE_MAILBOX = [
+    "victim@example.com",
+    "=?utf-8?q?victim?=@example.com",
+    "=?utf-8*en?q?victim?=@example.com",
+    "=?utf-8*fr?q?victim?=@example.com",
+    "=?utf-8*de?q?victim?=@example.com",
+    "=?us-ascii?q?victim?=@example.com",
+    "=?iso-8859-1?q?victim?=@example.com",
+    "=?utf-8?q?v?=ictim@example.com",
+    "victim@\uff45xample.com",  # a full-width e
+    "victim@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",  # full-width example
+    "victim@example\u3002com",  # the ideographic full stop
+    "victim@example\uff0ecom",  # the full-width full stop
+]
+
+
+def test_serve_one_mailbox_gets_the_limit_whatever_the_spelling(db_url, smtp, monkeypatch):
+    mailbox, port = smtp()
+    for name, value in production_env(port).items():
+        monkeypatch.setenv(name, value)
+    limit = 5
+    with Server(db_url, "--production") as server:
+        answers = Counter()
+        for _ in range(limit):
+            for spelling in SPELLINGS_OF_ONE_MAILBOX:
+                res = requests.post(
+                    f"{server.url}/reset_password", data={"email": spelling}, timeout=TIMEOUT
+                )
+                answers[res.status_code] += 1
+        log = server.stop()  # the outbox sends what it holds
+    assert "mails not sent" not in log, log
+    recipients = [rcpt for _, rcpts, _ in mailbox.envelopes for rcpt in rcpts]
+    # Every envelope recipient is the mailbox that was counted, and that
+    # mailbox got the limit, whatever the spellings.
+    assert set(recipients) <= {"victim@example.com"}, Counter(recipients)
+    assert len(recipients) == limit, (len(recipients), answers)
+
+
+# --- production, for people: what it needs, the mail, the Host ------------------
+
+
+@pytest.mark.parametrize(
+    ("unset", "value", "named"),
+    [
+        pytest.param("WSGIAUTH_PUBLIC_URL", None, "WSGIAUTH_PUBLIC_URL", id="no-public-url"),
+        pytest.param("WSGIAUTH_SECRET_KEY", None, "WSGIAUTH_SECRET_KEY", id="no-secret-key"),
+        pytest.param("WSGIAUTH_SECRET_KEY", "x" * 31, "WSGIAUTH_SECRET_KEY", id="short-key"),
+    ],
+)
+def test_serve_refuses_production_without_a_public_url_or_a_secret_key(
+    db_url, monkeypatch, unset, value, named
+):
+    for name, setting in production_env(free_port()).items():
+        monkeypatch.setenv(name, setting)
+    if value is None:
+        monkeypatch.delenv(unset)
+    else:
+        monkeypatch.setenv(unset, value)
+    with pytest.raises(RuntimeError, match="did not start") as refused:
+        Server(db_url, "--production")
+    message = str(refused.value)
+    assert named in message
+    assert "Traceback" not in message
+    if value is not None:
+        assert value not in message  # a key, even a bad one, is never written out
+
+
+def test_serve_production_a_person_resets_through_the_pages(db_url, smtp, monkeypatch):
+    mailbox, port = smtp()
+    for name, value in production_env(port).items():
+        monkeypatch.setenv(name, value)
+    browser = {"Accept": CHROME, "Sec-Fetch-Site": "same-origin"}
+    with Server(db_url, "--production") as server:
+        url = server.url
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        asked = requests.post(
+            f"{url}/reset_password", data={"email": EMAIL}, headers=browser, timeout=TIMEOUT
+        )
+        assert asked.status_code == 200
+        assert "Check your mail" in asked.text
+        # A token pasted on that page sets the password too (a mangled link).
+        assert 'name="reset_token"' in asked.text
+        mailbox.wait_for(1)
+        ((_, rcpt_tos, message),) = mailbox.envelopes
+        text = message.get_content()
+        token = token_in(message)
+        link = f"{PUBLIC_URL}/reset_password?reset_token={token}"
+        # A mail to a person: the link first, then what to do if you did
+        # not ask; the token for API clients last.
+        assert message["Subject"] == "Reset your password"
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert [line for line in lines if token in line][0] == link, text
+        assert text.index(link) < text.index("did not ask") < text.rindex(token), text
+        assert "PUT /reset_password" in lines[-1] or "PUT /reset_password" in lines[-2], text
+
+        # The link, on this server: the token goes into a Secure cookie.
+        opened = requests.get(
+            link.replace(PUBLIC_URL, url), headers=browser, allow_redirects=False, timeout=TIMEOUT
+        )
+        assert opened.status_code == 303, opened.text
+        assert opened.headers["Set-Cookie"].endswith("; HttpOnly; SameSite=Lax; Secure")
+        cookies = {"reset_token": token}
+        shown = requests.get(
+            f"{url}/reset_password", headers=browser, cookies=cookies, timeout=TIMEOUT
+        )
+        assert "Choose a new password" in shown.text and EMAIL in shown.text
+        done = requests.post(
+            f"{url}/reset_password",
+            data={"_method": "PUT", "email": EMAIL, "new_password": NEW_PASSWORD},
+            headers=browser,
+            cookies=cookies,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert done.status_code == 303, done.text
+        form = {"email": EMAIL, "password": NEW_PASSWORD}
+        assert requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT).status_code == 200
+        log = server.stop()
+    assert token not in log
+
+
+def status_with_host(url: str, host: str | None, path: str = "/") -> int:
+    """Send ``GET path`` to ``url`` with this ``Host`` (``None``: HTTP/1.0, no Host)."""
+    address, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((address, int(port)), timeout=TIMEOUT) as connection:
+        if host is None:
+            connection.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        else:
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            connection.sendall(request.encode())
+        status_line = connection.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
+def test_serve_production_answers_only_to_its_own_host_names(db_url, smtp, monkeypatch):
+    """DNS rebinding: a page of evil.example whose name now points at us gets 400."""
+    _, port = smtp()
+    for name, value in production_env(port).items():
+        monkeypatch.setenv(name, value)
+    with Server(db_url, "--production") as server:
+        url, own_port = server.url, server.url.rsplit(":", 1)[1]
+        answers = {
+            host: status_with_host(url, host)
+            for host in (
+                "evil.example",
+                f"evil.example:{own_port}",
+                "auth.example.com.evil.example",
+                "auth.example.com",  # the public URL's host
+                "AUTH.Example.com:8443",  # any port, any case
+                f"127.0.0.1:{own_port}",  # WSGIAUTH_ALLOWED_HOSTS
+            )
+        }
+        # No Host at all (HTTP/1.0): no browser sends that; a health checker may.
+        answers["(none)"] = status_with_host(url, None)
+        # A load balancer's health check, by the backend's address.
+        answers["10.0.0.5:5000 /health"] = status_with_host(url, "10.0.0.5:5000", "/health")
+        log = server.stop()
+    assert answers == {
+        "evil.example": 400,
+        f"evil.example:{own_port}": 400,
+        "auth.example.com.evil.example": 400,
+        "auth.example.com": 200,
+        "AUTH.Example.com:8443": 200,
+        f"127.0.0.1:{own_port}": 200,
+        "(none)": 200,
+        "10.0.0.5:5000 /health": 200,
+    }
+    assert "Traceback" not in log

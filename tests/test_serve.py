@@ -34,6 +34,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from conftest import ROOT, Server
+from helpers import CHROME
 from sqlalchemy import create_engine, text
 
 TIMEOUT = 10  # seconds, for every HTTP request
@@ -592,6 +593,77 @@ def test_restart_keeps_users_sessions_and_reset_tokens(
         assert old.status_code == 401
         log = restarted.stop()
     assert "Traceback" not in log
+
+
+# --- 5b. the reset link: its token out of the URL, and over at the next login -------------
+
+
+def test_a_reset_link_moves_its_token_into_a_cookie_and_redirects(server: Server) -> None:
+    """A browser's GET with a token: 303 to the URL without it, the token in a cookie.
+
+    Then the token is in no URL a log, a proxy or the history keeps after
+    that first request; the new-password form reads it from the cookie.
+    """
+    url = server.url
+    browser = {"Accept": CHROME, "Sec-Fetch-Site": "same-origin"}
+    form = {"email": EMAIL, "password": PASSWD}
+    assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+    asked = requests.post(f"{url}/reset_password", data={"email": EMAIL}, timeout=TIMEOUT)
+    token = asked.json()["reset_token"]
+    link = f"{url}/reset_password?reset_token={token}"
+    opened = requests.get(
+        link, headers={**browser, "Sec-Fetch-Site": "cross-site"}, allow_redirects=False, timeout=TIMEOUT
+    )
+    assert opened.status_code == 303, opened.text
+    assert opened.headers["Location"] == "/reset_password"
+    assert opened.headers["Set-Cookie"] == (
+        f"reset_token={token}; Max-Age=3600; Path=/reset_password; HttpOnly; SameSite=Lax"
+    )
+    assert token not in opened.text
+    # The clean URL, with the cookie: the form for this account, no token in it.
+    cookies = {"reset_token": token}
+    shown = requests.get(f"{url}/reset_password", headers=browser, cookies=cookies, timeout=TIMEOUT)
+    assert shown.status_code == 200
+    assert EMAIL in shown.text and token not in shown.text
+    # The form posts no token: the cookie carries it, and is removed after use.
+    done = requests.post(
+        f"{url}/reset_password",
+        data={"_method": "PUT", "email": EMAIL, "new_password": NEW_PASSWD},
+        headers=browser,
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert (done.status_code, done.headers["Location"]) == (303, "/sessions?done=password_updated")
+    assert done.headers["Set-Cookie"] == (
+        "reset_token=; Max-Age=0; Path=/reset_password; HttpOnly; SameSite=Lax"
+    )
+    # The same link again says, on arrival, that it is used up.
+    again = requests.get(link, headers=browser, allow_redirects=False, timeout=TIMEOUT)
+    assert again.status_code == 403
+    assert "This link has expired or has been used" in again.text
+    # The API is as it was, for curl: PUT with the reset_token field.
+    token = requests.post(
+        f"{url}/reset_password", data={"email": EMAIL}, timeout=TIMEOUT
+    ).json()["reset_token"]
+    form = {"email": EMAIL, "reset_token": token, "new_password": PASSWD}
+    assert requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT).status_code == 200
+    log = server.stop()
+    assert token not in log and "Traceback" not in log
+
+
+def test_a_login_ends_the_pending_reset_token(server: Server) -> None:
+    """A token read out of a log, or a forgotten mail, stops working once the owner logs in."""
+    url = server.url
+    form = {"email": EMAIL, "password": PASSWD}
+    assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+    asked = requests.post(f"{url}/reset_password", data={"email": EMAIL}, timeout=TIMEOUT)
+    token = asked.json()["reset_token"]
+    assert requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT).status_code == 200
+    stolen = {"email": EMAIL, "reset_token": token, "new_password": "the thief's"}
+    used = requests.put(f"{url}/reset_password", data=stolen, timeout=TIMEOUT)
+    assert (used.status_code, used.json()) == (403, {"message": "invalid or expired reset token"})
+    assert requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT).status_code == 200
 
 
 # --- 6. SIGTERM and Ctrl-C -------------------------------------------------------------

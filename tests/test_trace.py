@@ -6,6 +6,7 @@ its profile, asks for a reset token and uses it: every step must show up,
 and no password, session id or reset token may appear anywhere in the log.
 """
 
+import http.client
 import re
 
 import pytest
@@ -132,6 +133,32 @@ def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
     block = block[: block.index("< HTTP/1.1")]
     lookup = r"sql: SELECT users\.id, .* WHERE users\.session_id = (\?|%\(digest\)s) LIMIT 1"
     assert re.search(lookup, block)
+
+
+def test_serve_trace_hides_secrets_however_the_client_spells_their_names(db_url: str) -> None:
+    """Each secret below was shown: a cookie name with a space before ``=``
+    (the cookie parser trims it), a query name percent-encoded (the query
+    parser decodes it), a ``Proxy-Authorization`` header."""
+    session, token, proxy = SESSION, "5b0e4c1a-8d2f-4e6a-9c3b-1f7e2d4a6b8c", "cHJveHk6c2VjcmV0"
+    with Server(db_url, "--trace") as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+        connection.request(
+            "GET",
+            f"/profile?reset%5Ftoken={token}&x=1",
+            headers={
+                "Cookie": f"theme=dark; session_id ={session}",
+                "Proxy-Authorization": f"Basic {proxy}",
+                "Referer": f"{server.url}/reset_password?reset_token={token}",
+            },
+        )
+        assert connection.getresponse().status == 403
+        connection.close()
+        log = server.stop()
+    block = log[log.index("> GET /profile") :]
+    assert "> Proxy-Authorization: <hidden>" in block, block
+    for secret in (session, token, proxy):
+        assert secret not in log, block
 
 
 def test_serve_trace_is_refused_in_production(db_url: str, monkeypatch) -> None:
