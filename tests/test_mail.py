@@ -11,12 +11,15 @@ test_production.py.
 import logging
 from email.message import EmailMessage
 
+import pytest
 import sqlalchemy
 import sqlalchemy.exc
 import webtest
 from helpers import (
     EMAIL,
+    MAIL_FROM,
     OTHER,
+    PUBLIC_URL,
     deliver,
     production_app,
     production_env,
@@ -28,13 +31,55 @@ from helpers import (
 from wsgiauth import config, mail
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
+from wsgiauth.emails import normalize_email
+from wsgiauth.errors import InvalidInput
 from wsgiauth.mail import Outbox, no_account_message, reset_message
 
+TOKEN = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
 
-def test_without_a_public_url_the_mail_has_no_link():
-    settings = config.Settings(mail_from="a@b.c")
-    text = reset_message(settings, EMAIL, "0f5f2d5e").get_content()
-    assert "0f5f2d5e" in text and "http" not in text
+
+def test_the_reset_mail_is_for_a_person_the_link_first_the_token_last():
+    settings = config.Settings(mail_from=MAIL_FROM, public_url=PUBLIC_URL)
+    message = reset_message(settings, EMAIL, TOKEN)
+    assert message["Subject"] == "Reset your password"
+    assert message["To"] == EMAIL
+    text = message.get_content()
+    link = f"{PUBLIC_URL}/reset_password?reset_token={TOKEN}"
+    assert mail.reset_link(settings, TOKEN) == link
+    # The first line with the token is the link; then what to do if you did
+    # not ask; then the token alone, to paste; the API's words last.
+    lines = text.splitlines()
+    assert next(line for line in lines if TOKEN in line) == link
+    assert text.index(link) < text.index("did not ask") < text.index(f"\n{TOKEN}\n")
+    assert lines[-1].startswith("For API clients: PUT /reset_password")
+    assert "within 60 minutes" in text
+
+
+def test_send_mails_the_recipient_it_is_given_never_one_parsed_from_to(smtp):
+    # The mail library parses To: (it decodes an encoded word there back to
+    # the address inside, and reads a list as several): the relay gets the
+    # address that was counted, as it was given.
+    mailbox, port = smtp()
+    settings = config.Settings(smtp_host="127.0.0.1", smtp_port=port, mail_from=MAIL_FROM)
+    message = no_account_message(settings, "=?utf-8?q?victim?=@example.com, eve@example.com")
+    assert len(message["To"].addresses) == 2
+    mail.send(settings, EMAIL, message)
+    ((mail_from, rcpt_tos, _),) = mailbox.envelopes
+    assert (mail_from, rcpt_tos) == (MAIL_FROM, [EMAIL])
+
+
+def test_a_relay_decodes_an_encoded_word_in_rcpt_to_itself(smtp):
+    """Why an email may hold no ``=?``: aiosmtpd, a relay, reads ``RCPT TO:
+    <=?utf-8?q?victim?=@example.com>`` as victim@example.com, whatever the
+    sender does (SECURITY.md, "one mailbox, one counter")."""
+    mailbox, port = smtp()
+    settings = config.Settings(smtp_host="127.0.0.1", smtp_port=port, mail_from=MAIL_FROM)
+    encoded = "=?utf-8?q?victim?=@example.com"
+    mail.send(settings, encoded, no_account_message(settings, OTHER))
+    ((_, rcpt_tos, _),) = mailbox.envelopes
+    assert rcpt_tos == ["victim@example.com"]
+    with pytest.raises(InvalidInput, match="encoded word"):
+        normalize_email(encoded)
 
 
 def test_the_smtp_timeout_is_short():
@@ -57,11 +102,11 @@ def test_a_full_outbox_answers_alike_for_every_email(db, silent_relay, caplog):
     outbox = Outbox(settings, size=2)
     app = webtest.TestApp(create_app(auth, outbox), lint=True)
     register(app)
-    assert outbox.post(lambda: reset_message_for(settings))
+    assert outbox.post(OTHER, lambda: reset_message_for(settings))
     silent_relay.wait_for_connection()  # that one is on the wire, for 5 s
-    assert outbox.post(lambda: reset_message_for(settings))
-    assert outbox.post(lambda: reset_message_for(settings))
-    assert not outbox.post(lambda: reset_message_for(settings))  # full
+    assert outbox.post(OTHER, lambda: reset_message_for(settings))
+    assert outbox.post(OTHER, lambda: reset_message_for(settings))
+    assert not outbox.post(OTHER, lambda: reset_message_for(settings))  # full
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="wsgiauth.mail"):
         known = send(app, "POST", "/reset_password", {"email": EMAIL})

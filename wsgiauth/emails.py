@@ -4,10 +4,13 @@ An email is the name of an account, the key its logins are counted under
 and the address a reset mail goes to. All three must be one and the same
 string, or a mail relay would deliver one spelling to a mailbox counted
 under another: so an email is normalized once, and must then be a plain
-address, nothing an address parser could read in two ways.
+address, nothing an address parser could read in two ways. Its domain is
+stored as the mail system reads it, in ASCII (the A-label of IDNA2008).
 """
 
 import unicodedata
+
+import idna
 
 from wsgiauth.errors import InvalidInput
 
@@ -29,10 +32,18 @@ def normalize_email(email: str) -> str:
 
     Everything else an address parser would read is refused: display
     names, comments ``(...)``, quoted local parts, angle brackets, groups
-    ``g:...;``, lists, domain literals ``[...]``, a second ``@``. A mail
-    relay delivers each of those to a plain address hidden inside, which
-    would count under a throttle key of its own (SECURITY.md, "plain
-    addresses only").
+    ``g:...;``, lists, domain literals ``[...]``, a second ``@``, and RFC
+    2047 encoded words (``=?utf-8?q?victim?=``), which Python's mail
+    library decodes back to the address inside when it writes ``To:``.
+    A mail relay delivers each of those to a plain address hidden inside,
+    which would count under a throttle key of its own (SECURITY.md, "one
+    mailbox, one counter").
+
+    The domain is mapped as UTS #46 maps it (full-width letters to ASCII,
+    the ideographic full stop to a dot, case folded) and stored as its
+    IDNA2008 A-label: ``zoë@bücher.example`` is
+    ``zoë@xn--bcher-kva.example``, the one spelling of that domain that
+    DNS and every relay read alike. A domain that does not map is refused.
     """
     email = unicodedata.normalize("NFC", email.strip()).lower()
     if not email:
@@ -45,23 +56,32 @@ def normalize_email(email: str) -> str:
     local, _, domain = email.rpartition("@")
     if not local or not domain:
         raise InvalidInput("email must look like name@domain")
-    # The local part: atoms of letters, digits and atext, joined by single dots.
-    dot_atom = all(
+    try:
+        # UTS #46 maps, IDNA2008 checks, and the A-label comes out in ASCII.
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise InvalidInput("email must have a domain name that IDNA2008 allows") from None
+    # The local part: atoms of letters, digits and atext, joined by single
+    # dots, and no encoded word ("=?" starts one, RFC 2047 §2).
+    dot_atom = "=?" not in local and all(
         atom and all(_is_word_char(ch) or ch in _ATEXT for ch in atom) for atom in local.split(".")
     )
-    # The domain: labels of 1 to 63 letters, digits and inner hyphens.
+    # The domain: labels of 1 to 63 ASCII letters, digits and inner hyphens.
     labels = all(
         0 < len(label) <= 63
         and label[0] != "-"
         and label[-1] != "-"
-        and all(_is_word_char(ch) or ch == "-" for ch in label)
+        and all(ch.isalnum() or ch == "-" for ch in label)
         for label in domain.split(".")
     )
     if not (dot_atom and labels):
         raise InvalidInput(
             "email must be a plain address such as name@example.com: no display name,"
-            " comment, quotes, angle brackets, group or list"
+            " comment, quotes, angle brackets, group, list or encoded word"
         )
+    email = f"{local}@{domain}"
+    if len(email) > MAX_EMAIL_LENGTH:  # the A-label can be longer than what was typed
+        raise InvalidInput(f"email must be at most {MAX_EMAIL_LENGTH} characters")
     return email
 
 

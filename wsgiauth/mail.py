@@ -1,4 +1,4 @@
-"""Mail for production mode: the reset token goes to the user's mailbox.
+"""Mail for production mode: the reset link goes to the user's mailbox.
 
 Plain ``smtplib`` to the relay named by ``WSGIAUTH_SMTP_HOST`` and
 ``WSGIAUTH_SMTP_PORT``: a local MTA (Postfix, an SMTP sidecar) that takes
@@ -26,37 +26,38 @@ SMTP_TIMEOUT_SECONDS = 5
 OUTBOX_SIZE = 1000
 
 
-def reset_link(settings: Settings, to: str, token: str) -> str:
-    """Return the link that opens the new-password page with ``to`` and ``token`` filled in.
+def reset_link(settings: Settings, token: str) -> str:
+    """Return the link, at the configured ``public_url``, that opens the new-password page.
 
-    It starts with the configured ``public_url``; ``""`` when there is none.
+    The page it opens moves the token into a cookie and redirects to the
+    same URL without it (``browser.py``), so that it stays in no log,
+    history or ``Referer`` after that first request. The token alone says
+    whose it is: the link carries no email.
     """
-    if not settings.public_url:
-        return ""
-    return f"{settings.public_url}/reset_password?" + urlencode({"email": to, "reset_token": token})
+    return f"{settings.public_url}/reset_password?" + urlencode({"reset_token": token})
 
 
 def reset_message(settings: Settings, to: str, token: str) -> EmailMessage:
-    """Write the email that carries a reset token, and a link to use it in a browser.
+    """Write the mail that lets a person choose a new password: the link first.
 
-    The link is there only when ``WSGIAUTH_PUBLIC_URL`` is set. The page it
-    opens is sent with ``Referrer-Policy: no-referrer``, so that the token
-    in its URL goes nowhere else.
+    Then what to do if they did not ask, then the token for someone whose
+    mail client mangled the link, and last for API clients.
     """
     minutes = settings.reset_token_ttl // 60
-    link = reset_link(settings, to, token)
-    browser = (
-        f"To choose a new password in your browser, open this link:\n\n{link}\n\n" if link else ""
-    )
     return _message(
         settings,
         to,
-        "Your password reset token",
-        "Someone, probably you, asked to reset the password of this account.\n\n"
-        f"{browser}"
-        f"Your reset token: {token}\n\n"
-        f"It works once, within {minutes} minutes. Send it to PUT /reset_password\n"
-        "with your email and a new password. If you did not ask, ignore this email.\n",
+        "Reset your password",
+        f"Someone, probably you, asked to reset the password of the account {to}.\n\n"
+        f"To choose a new password, open this link within {minutes} minutes:\n\n"
+        f"{reset_link(settings, token)}\n\n"
+        "The link works once. If you did not ask for it, ignore this mail: your\n"
+        "password stays as it is, and the link ends when it expires or when you\n"
+        "log in.\n\n"
+        f"If the link does not open, go to {settings.public_url}/reset_password\n"
+        "and paste this reset token, with your email and a new password:\n\n"
+        f"{token}\n\n"
+        "For API clients: PUT /reset_password with email, reset_token and new_password.\n",
     )
 
 
@@ -86,27 +87,32 @@ def _message(settings: Settings, to: str, subject: str, text: str) -> EmailMessa
     return message
 
 
-def send(settings: Settings, message: EmailMessage) -> None:
-    """Hand ``message`` to the SMTP relay, for its one recipient."""
-    # send_message would mail every address in To. Exactly one mailbox, or
-    # ValueError (logged by the caller) and nothing is sent.
-    (recipient,) = message["To"].addresses
+def send(settings: Settings, to: str, message: EmailMessage) -> None:
+    """Hand ``message`` to the SMTP relay, for the one recipient ``to``.
+
+    ``to`` is the email as stored, the one the throttle counted, given to
+    the relay as it is (RCPT TO). It is never read back out of the
+    message's ``To:``: the mail library parses that header, and would
+    decode an RFC 2047 encoded word into the address inside it, or read a
+    list as several recipients (SECURITY.md, "one mailbox, one counter").
+    """
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
-        smtp.send_message(message, to_addrs=[recipient.addr_spec])
+        smtp.send_message(message, from_addr=settings.mail_from, to_addrs=[to])
 
 
 class Outbox:
     """Mails waiting to be written and sent, in order, by one thread.
 
-    A job is a function that writes the mail (it may look things up in the
-    database, which the request then need not wait for). ``post`` never
-    blocks: when the outbox is full, the job is dropped and logged.
+    A mail is posted with its recipient and a job, a function that writes
+    the message (it may look things up in the database, which the request
+    then need not wait for). ``post`` never blocks: when the outbox is
+    full, the mail is dropped and logged.
     """
 
     def __init__(self, settings: Settings, size: int = OUTBOX_SIZE) -> None:
         """Start the thread that sends mail through the settings' relay."""
         self.settings = settings
-        self._jobs: queue.Queue[Callable[[], EmailMessage]] = queue.Queue(maxsize=size)
+        self._jobs: queue.Queue[tuple[str, Callable[[], EmailMessage]]] = queue.Queue(maxsize=size)
         # What was posted and what is done (sent or failed) tell, at close,
         # how many mails are dropped: those queued and the one on the wire.
         self._lock = threading.Lock()
@@ -117,13 +123,13 @@ class Outbox:
         self._thread = threading.Thread(target=self._run, name="wsgiauth-mail", daemon=True)
         self._thread.start()
 
-    def post(self, job: Callable[[], EmailMessage]) -> bool:
-        """Queue a mail to write and send; return ``False`` if it was dropped."""
+    def post(self, to: str, job: Callable[[], EmailMessage]) -> bool:
+        """Queue a mail for ``to`` to write and send; return ``False`` if it was dropped."""
         with self._lock:
             if self._closing.is_set():
                 return False
             try:
-                self._jobs.put_nowait(job)
+                self._jobs.put_nowait((to, job))
             except queue.Full:
                 log.warning("the outbox is full: a mail was dropped")
                 return False
@@ -150,7 +156,7 @@ class Outbox:
         """Write and send each job in turn, until closed and empty, or stopped."""
         while True:
             try:
-                job = self._jobs.get(timeout=0.1)
+                to, job = self._jobs.get(timeout=0.1)
             except queue.Empty:
                 if self._closing.is_set():
                     return
@@ -159,7 +165,7 @@ class Outbox:
                 if self._stopped:
                     return
             try:
-                send(self.settings, job())
+                send(self.settings, to, job())
             except Exception:
                 # Any failure, the database's included: logged, never lost.
                 log.exception("could not send a mail")
