@@ -12,6 +12,7 @@ import re
 import pytest
 import requests
 from conftest import Server
+from helpers import production_env
 
 from wsgiauth.trace import (
     HIDDEN,
@@ -36,6 +37,12 @@ SESSION = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
         (f"theme=dark, session_id={SESSION}", f"theme=dark, session_id={HIDDEN}"),
         ("theme=dark", "theme=dark"),
         ("", ""),
+        # Names as parse_cookie reads them: trimmed, the value unquoted.
+        (f"session_id ={SESSION}", f"session_id ={HIDDEN}"),
+        (f" session_id\t= {SESSION};a=b", f" session_id\t={HIDDEN};a=b"),
+        (f'session_id="{SESSION}"', f"session_id={HIDDEN}"),
+        (f"reset_token={SESSION}; x=1", f"reset_token={HIDDEN}; x=1"),
+        (f"my_session_id={SESSION}", f"my_session_id={SESSION}"),  # another cookie
     ],
 )
 def test_mask_cookie_header(header: str, masked: str) -> None:
@@ -64,6 +71,14 @@ def test_mask_set_cookie(header: str, masked: str) -> None:
         ("reset_token=abc&new_password=x", f"reset_token={HIDDEN}&new_password={HIDDEN}"),
         ("session_id=1&a", f"session_id={HIDDEN}&a"),
         ("page=2", "page=2"),
+        # Names as parse_urlencoded reads them: percent-decoded, + a space.
+        ("reset%5Ftoken=abc&x=1", f"reset%5Ftoken={HIDDEN}&x=1"),
+        ("%72eset_token=abc", f"%72eset_token={HIDDEN}"),
+        ("new+password=x&new_password=y", f"new+password=x&new_password={HIDDEN}"),
+        ("code=123456&email_token=t", f"code={HIDDEN}&email_token={HIDDEN}"),
+        ("reset_token=%ff", f"reset_token={HIDDEN}"),  # not UTF-8: hidden, whatever it is
+        ("a=%ff", f"a={HIDDEN}"),
+        ("reset_token", "reset_token"),  # a name with no value holds nothing
     ],
 )
 def test_mask_query(query: str, masked: str) -> None:
@@ -79,6 +94,8 @@ def test_request_lines_rebuild_the_request_from_environ() -> None:
         "HTTP_HOST": "127.0.0.1:5000",
         "HTTP_COOKIE": f"session_id={SESSION}",
         "HTTP_AUTHORIZATION": "Basic Ym9iOnB3",
+        "HTTP_PROXY_AUTHORIZATION": "Basic cHJveHk6cHc=",
+        "HTTP_REFERER": "http://127.0.0.1:5000/reset_password?reset_token=abc&x=1",
         "CONTENT_TYPE": "",
         "wsgi.input": None,
     }
@@ -87,6 +104,8 @@ def test_request_lines_rebuild_the_request_from_environ() -> None:
         "Host: 127.0.0.1:5000",
         f"Cookie: session_id={HIDDEN}",
         f"Authorization: {HIDDEN}",
+        f"Proxy-Authorization: {HIDDEN}",
+        f"Referer: http://127.0.0.1:5000/reset_password?reset_token={HIDDEN}&x=1",
     ]
 
 
@@ -162,8 +181,8 @@ def test_serve_trace_hides_secrets_however_the_client_spells_their_names(db_url:
 
 
 def test_serve_trace_is_refused_in_production(db_url: str, monkeypatch) -> None:
-    monkeypatch.setenv("WSGIAUTH_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("WSGIAUTH_MAIL_FROM", "a@b.c")
+    for name, value in production_env(25).items():
+        monkeypatch.setenv(name, value)
     with pytest.raises(RuntimeError, match="did not start") as refused:
         Server(db_url, "--production", "--trace")
     message = str(refused.value)

@@ -15,9 +15,11 @@ For every request, one block on the log::
 
 The request headers are rebuilt from the WSGI ``environ`` (waitress has
 already parsed the bytes, so their case is lost). SQL is shown without its
-parameters, and every secret value — the session id in ``Cookie`` and
-``Set-Cookie``, ``Authorization``, and any query parameter named like a
-password or a token — is replaced by ``<hidden>``. Bodies are never shown.
+parameters, and every secret value is replaced by ``<hidden>``: each cookie,
+query parameter and ``Referer`` query parameter whose name, read by the
+app's own parsers, is in ``SECRET_NAMES``; ``Authorization`` and
+``Proxy-Authorization``; the value of every ``Set-Cookie``. Bodies are
+never shown.
 
 For development only: ``serve.py`` refuses ``--trace`` in production mode.
 """
@@ -32,11 +34,28 @@ from sqlalchemy import Engine, event
 
 from wsgiauth.api import SESSION_COOKIE
 from wsgiauth.app import ENDPOINT_KEY
+from wsgiauth.browser import RESET_COOKIE
+from wsgiauth.parsers import COOKIE_SEPARATORS, parse_cookie, parse_urlencoded
 from wsgiauth.request import StartResponse, WSGIApplication
 
 HIDDEN = "<hidden>"
-# Form and query fields whose values are secrets.
-SECRET_FIELDS = frozenset({"password", "new_password", "reset_token", SESSION_COOKIE})
+# Every name under which the app reads a secret, as a form field, a query
+# parameter or a cookie: passwords, tokens, one-time codes, and the cookies
+# that hold a session or a reset token. The one list: a name put here is
+# hidden wherever the trace shows a name and its value.
+SECRET_NAMES = frozenset(
+    {
+        "password",
+        "new_password",
+        "reset_token",
+        "email_token",
+        "code",
+        SESSION_COOKIE,
+        RESET_COOKIE,
+    }
+)
+# Request headers whose whole value is a credential (RFC 9110 §11.6.2, §11.7.2).
+SECRET_HEADERS = frozenset({"Authorization", "Proxy-Authorization"})
 
 log = logging.getLogger("wsgiauth.trace")
 # The SQL statements of the request this thread is answering, or None.
@@ -49,8 +68,17 @@ def printable(text: str) -> str:
 
 
 def mask_cookie_header(value: str) -> str:
-    """Hide the session id in a ``Cookie`` header; keep every other pair."""
-    return re.sub(rf"(\b{SESSION_COOKIE}=)[^;,]*", rf"\g<1>{HIDDEN}", value)
+    """Hide the value of every secret cookie; keep every other pair as it came.
+
+    Each pair is judged by its name as the app's cookie parser reads it
+    (``parsers.parse_cookie``, which trims the name), so that
+    ``session_id =…`` is hidden as ``session_id=…`` is.
+    """
+    pieces = re.split(f"({COOKIE_SEPARATORS})", value)  # the separators kept
+    for index, piece in enumerate(pieces):
+        if any(name in SECRET_NAMES for name, _ in parse_cookie(piece)):
+            pieces[index] = f"{piece.partition('=')[0]}={HIDDEN}"
+    return "".join(pieces)
 
 
 def mask_set_cookie(value: str) -> str:
@@ -61,16 +89,28 @@ def mask_set_cookie(value: str) -> str:
 
 
 def mask_query(query: str) -> str:
-    """Hide the values of secret fields in a query string."""
+    """Hide the values of secret parameters in a query string; keep the others as they came.
+
+    Each pair is judged by its name as the app's query parser reads it
+    (``parsers.parse_urlencoded``, which percent-decodes it), so that
+    ``reset%5Ftoken=…`` is hidden as ``reset_token=…`` is. A pair that is
+    not UTF-8 is hidden too: what it names cannot be told.
+    """
     pairs = []
     for pair in query.split("&"):
         name, equals, _value = pair.partition("=")
-        pairs.append(f"{name}={HIDDEN}" if equals and name in SECRET_FIELDS else pair)
+        try:
+            secret = any(
+                read in SECRET_NAMES for read, _ in parse_urlencoded(pair.encode("latin-1"))
+            )
+        except UnicodeError:
+            secret = True
+        pairs.append(f"{name}={HIDDEN}" if equals and secret else pair)
     return "&".join(pairs)
 
 
 def request_lines(environ: dict[str, Any]) -> list[str]:
-    """Return the request line and headers, as rebuilt from ``environ``."""
+    """Return the request line and headers, as rebuilt from ``environ``, secrets hidden."""
     target = environ.get("PATH_INFO", "")
     if environ.get("QUERY_STRING"):
         target += "?" + mask_query(environ["QUERY_STRING"])
@@ -86,8 +126,12 @@ def request_lines(environ: dict[str, Any]) -> list[str]:
         name = name.replace("_", "-").title()
         if name == "Cookie":
             value = mask_cookie_header(value)
-        elif name == "Authorization":
+        elif name in SECRET_HEADERS:
             value = HIDDEN
+        elif name == "Referer":
+            # The page a link was followed from; its query may hold a token.
+            page, question_mark, query = value.partition("?")
+            value = page + question_mark + mask_query(query)
         lines.append(printable(f"{name}: {value}"))
     return lines
 
