@@ -22,13 +22,16 @@ from helpers import (
     EMAIL,
     NEW_PASSWORD,
     PASSWORD,
+    PUBLIC_URL,
     Mailbox,
     Page,
     browse,
     free_port,
     log_in,
     page_of,
+    production_env,
     register,
+    reset_token,
     session_of,
     submit,
 )
@@ -144,32 +147,55 @@ def test_logout_without_a_session_is_403_with_the_login_form(app):
 
 # --- the password reset -------------------------------------------------------
 
+RESET_COOKIE_ATTRIBUTES = "Path=/reset_password; HttpOnly; SameSite=Lax"
+
+
+def reset_cookie_of(res) -> str:
+    """Return the ``Cookie`` header that a response's reset-token cookie makes."""
+    found = re.fullmatch(
+        rf"reset_token=([0-9a-f-]{{36}}); Max-Age=3600; {RESET_COOKIE_ATTRIBUTES}(; Secure)?",
+        res.headers["Set-Cookie"],
+    )
+    assert found, res.headers["Set-Cookie"]
+    return f"reset_token={found[1]}"
+
+
+def assert_dead_link(res) -> Page:
+    """Check the page that says a link is dead, and that it removes the cookie."""
+    page = page_of(res, 403)
+    assert "This link has expired or has been used: ask for a new one below." in page.text
+    page.form("/reset_password")  # the form to ask for a new one
+    assert res.headers["Set-Cookie"] == f"reset_token=; Max-Age=0; {RESET_COOKIE_ATTRIBUTES}"
+    return page
+
 
 def test_reset_in_development_from_request_to_new_login(app):
     register(app)
     cookie = log_in(app)
-    request_form = Page(browse(app, "GET", "/reset_password").text).form("/reset_password")
-    page = page_of(submit(app, request_form, {"email": " BOB@example.com"}), 200)
+    page = page_of(browse(app, "GET", "/reset_password"), 200)
+    # No mail in development: the page says what production would do.
+    assert "Development mode: no mail is sent. In production, this form mails a link" in page.text
+    res = submit(app, page.form("/reset_password"), {"email": " BOB@example.com"})
+    # The token goes into the cookie a mailed link would have set, not into the page.
+    assert (res.status_int, res.headers["Location"]) == (303, "/reset_password")
+    reset = reset_cookie_of(res)
+    page = page_of(browse(app, "GET", "/reset_password", cookie=reset), 200)
     new = page.form("/reset_password", _method="PUT")
-    assert new.fields["email"] == EMAIL
-    assert re.fullmatch(r"[0-9a-f-]{36}", new.fields["reset_token"])
-    assert new.types == {
-        "_method": "hidden",
-        "email": "email",
-        "reset_token": "hidden",
-        "new_password": "password",
-    }
-    res = submit(app, new, {"new_password": NEW_PASSWORD})
+    assert new.fields == {"_method": "PUT", "email": EMAIL, "new_password": ""}
+    assert new.types == {"_method": "hidden", "email": "email", "new_password": "password"}
+    assert reset.removeprefix("reset_token=") not in page.text
+    res = submit(app, new, {"new_password": NEW_PASSWORD}, cookie=reset)
     assert (res.status_int, res.headers["Location"]) == (303, "/sessions?done=password_updated")
+    assert res.headers["Set-Cookie"] == f"reset_token=; Max-Age=0; {RESET_COOKIE_ATTRIBUTES}"
     assert (
         "Log in with the new one" in page_of(browse(app, "GET", res.headers["Location"]), 200).text
     )
     # The reset ended the old session; the new password works, the old one not.
     assert browse(app, "GET", "/profile", cookie=cookie).status_int == 403
     log_in(app, password=NEW_PASSWORD)
-    # The token worked once.
-    res = submit(app, new, {"new_password": "again"})
-    assert "403 Forbidden: invalid or expired reset token" in page_of(res, 403).text
+    # The token worked once: the same form and cookie now say the link is dead.
+    assert_dead_link(submit(app, new, {"new_password": "again"}, cookie=reset))
+    assert_dead_link(browse(app, "GET", "/reset_password", cookie=reset))
 
 
 def test_reset_for_an_unknown_email_is_403_in_development(app):
@@ -180,23 +206,91 @@ def test_reset_for_an_unknown_email_is_403_in_development(app):
     assert page.form("/reset_password").fields["email"] == "nobody@example.com"
 
 
-def test_a_refused_new_password_keeps_the_form_and_its_token(make_app):
+def test_a_refused_new_password_keeps_the_form_and_the_cookie(make_app):
     app = make_app(password_min_length=8)
     register(app, password="long enough")
     form = Page(browse(app, "GET", "/reset_password").text).form("/reset_password")
-    new = Page(submit(app, form, {"email": EMAIL}).text).form("/reset_password", _method="PUT")
-    page = page_of(submit(app, new, {"new_password": "short"}), 400)
+    reset = reset_cookie_of(submit(app, form, {"email": EMAIL}))
+    new = Page(browse(app, "GET", "/reset_password", cookie=reset).text).form(
+        "/reset_password", _method="PUT"
+    )
+    res = submit(app, new, {"new_password": "short"}, cookie=reset)
+    page = page_of(res, 400)
+    assert "Set-Cookie" not in res.headers
     assert page.form("/reset_password", _method="PUT").fields == {**new.fields, "new_password": ""}
+    res = submit(app, new, {"new_password": "long enough too"}, cookie=reset)
+    assert res.status_int == 303
 
 
-def test_the_reset_link_opens_the_new_password_form(app):
-    page = page_of(browse(app, "GET", "/reset_password?email=a%40b.c&reset_token=t%22k"), 200)
-    assert page.form("/reset_password", _method="PUT").fields["reset_token"] == 't"k'
-    assert page.form("/reset_password", _method="PUT").fields["email"] == "a@b.c"
-    # A query that is not UTF-8 is no link: the request form.
+def test_the_reset_link_puts_its_token_in_a_cookie_and_redirects(app):
+    register(app)
+    token = reset_token(app)
+    res = browse(app, "GET", f"/reset_password?reset_token={token}")
+    assert (res.status_int, res.headers["Location"]) == (303, "/reset_password")
+    assert reset_cookie_of(res) == f"reset_token={token}"
+    assert token not in res.text
+    # Links mailed before the link lost its email still work.
+    res = browse(app, "GET", f"/reset_password?email=bob%40example.com&reset_token={token}")
+    assert reset_cookie_of(res) == f"reset_token={token}"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "reset_token=t%22k; Path=/; Domain=evil",  # junk: never written into a cookie
+        "reset_token=",
+        "reset_token=0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b",  # the shape of a token, no one's
+    ],
+)
+def test_a_link_with_no_live_token_says_so_on_arrival(app, query):
+    assert_dead_link(browse(app, "GET", f"/reset_password?{query}"))
+
+
+def test_a_query_that_is_not_utf_8_is_no_link(app):
     page_of(browse(app, "GET", "/reset_password?email=%ff&reset_token=x"), 200).form(
         "/reset_password"
     )
+
+
+def test_an_expired_link_says_so_on_arrival_and_in_the_form(make_app, now):
+    app = make_app()
+    register(app)
+    token = reset_token(app)
+    reset = reset_cookie_of(browse(app, "GET", f"/reset_password?reset_token={token}"))
+    new = Page(browse(app, "GET", "/reset_password", cookie=reset).text).form(
+        "/reset_password", _method="PUT"
+    )
+    now[0] += 3600  # the token's hour is over
+    assert_dead_link(browse(app, "GET", f"/reset_password?reset_token={token}"))
+    assert_dead_link(browse(app, "GET", "/reset_password", cookie=reset))
+    assert_dead_link(submit(app, new, {"new_password": NEW_PASSWORD}, cookie=reset))
+    # The cookie gone with its token: the form says the link is dead too.
+    assert_dead_link(submit(app, new, {"new_password": NEW_PASSWORD}))
+
+
+def test_a_pasted_token_sets_the_password(app):
+    register(app)
+    token = reset_token(app)
+    paste = Page(browse(app, "GET", "/reset_password").text).form("/reset_password", _method="PUT")
+    # A wrong token: 403, the form again with what was typed, but no password.
+    wrong = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
+    res = submit(app, paste, {"email": EMAIL, "reset_token": wrong, "new_password": "x"})
+    page = page_of(res, 403)
+    assert "403 Forbidden: invalid or expired reset token" in page.text
+    again = page.form("/reset_password", _method="PUT")
+    assert again.fields == {**paste.fields, "email": EMAIL, "reset_token": wrong}
+    # The right one, as pasted from a mail, spaces around it.
+    typed = {"email": EMAIL, "reset_token": f"  {token}\n", "new_password": NEW_PASSWORD}
+    res = submit(app, again, typed)
+    assert (res.status_int, res.headers["Location"]) == (303, "/sessions?done=password_updated")
+    log_in(app, password=NEW_PASSWORD)
+
+
+def test_a_login_ends_the_link(app):
+    register(app)
+    token = reset_token(app)
+    log_in(app)
+    assert_dead_link(browse(app, "GET", f"/reset_password?reset_token={token}"))
 
 
 # --- production: the link in the mail -----------------------------------------
@@ -214,32 +308,31 @@ def mailbox():
 
 def test_production_mails_a_link_that_opens_the_new_password_form(db, mailbox):
     box, port = mailbox
-    settings = config.load(
-        {
-            "WSGIAUTH_SMTP_HOST": "127.0.0.1",
-            "WSGIAUTH_SMTP_PORT": str(port),
-            "WSGIAUTH_MAIL_FROM": "no-reply@auth.example.com",
-            "WSGIAUTH_PUBLIC_URL": "https://auth.example.com/",
-            "WSGIAUTH_BCRYPT_ROUNDS": "4",
-        },
-        production=True,
-    )
+    settings = config.load({**production_env(port), "WSGIAUTH_BCRYPT_ROUNDS": "4"}, production=True)
     outbox = Outbox(settings)
     app = webtest.TestApp(create_app(Auth(db, settings=settings), outbox), lint=True)
     register(app, password="long enough")
-    form = Page(browse(app, "GET", "/reset_password").text).form("/reset_password")
+    page = page_of(browse(app, "GET", "/reset_password"), 200)
+    assert "Development mode" not in page.text
     # The Host header is the client's to write: it must not reach the mail.
-    res = submit(app, form, {"email": EMAIL})
+    res = submit(app, page.form("/reset_password"), {"email": EMAIL})
     page = page_of(res, 200)
-    assert "Check your mail" in page.text and not page.forms[1:]
+    assert "Check your mail" in page.text
+    # A token pasted from the mail works here too (a mail client that mangles links).
+    assert page.form("/reset_password", _method="PUT").fields["email"] == EMAIL
     assert outbox.close() == 0
     ((_sender, _recipients, message),) = box.envelopes
     links = re.findall(r"https?://\S+", message.get_content())
-    assert len(links) == 1
+    assert len(links) == 2  # the link, and the page to paste the token on
     link = links[0]
-    assert link.startswith("https://auth.example.com/reset_password?email=bob%40example.com&")
-    new = page_of(browse(app, "GET", link.removeprefix("https://auth.example.com")), 200)
-    assert new.form("/reset_password", _method="PUT").fields["email"] == EMAIL
-    res = submit(app, new.form("/reset_password", _method="PUT"), {"new_password": NEW_PASSWORD})
+    assert link.startswith(f"{PUBLIC_URL}/reset_password?reset_token=")
+    res = browse(app, "GET", link.removeprefix(PUBLIC_URL))
+    reset = reset_cookie_of(res)
+    assert res.headers["Set-Cookie"].endswith("; Secure")
+    new = page_of(browse(app, "GET", "/reset_password", cookie=reset), 200)
+    form = new.form("/reset_password", _method="PUT")
+    assert form.fields["email"] == EMAIL
+    res = submit(app, form, {"new_password": NEW_PASSWORD}, cookie=reset)
     assert res.status_int == 303
+    assert res.headers["Set-Cookie"].endswith("; Secure")
     log_in(app, password=NEW_PASSWORD)

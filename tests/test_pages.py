@@ -12,7 +12,7 @@ import hashlib
 import re
 
 import pytest
-from helpers import Page, browse, log_in, page_of, submit
+from helpers import Page, browse, log_in, page_of, register, reset_token, submit
 
 from wsgiauth.pages import CONTENT_SECURITY_POLICY, STYLE
 
@@ -26,11 +26,16 @@ def test_home_has_the_registration_and_login_forms(app):
     assert {"name": "viewport", "content": "width=device-width, initial-scale=1"} in page.metas
 
 
-@pytest.mark.parametrize(
-    "path", ["/", "/sessions", "/reset_password", "/reset_password?email=a@b&reset_token=t"]
-)
+@pytest.mark.parametrize("path", ["/", "/sessions", "/reset_password", "new-password"])
 def test_every_input_has_a_label(app, path):
-    page = page_of(browse(app, "GET", path), 200)
+    if path == "new-password":  # the form the reset link's cookie opens
+        register(app)
+        cookie = f"reset_token={reset_token(app)}"
+        res = browse(app, "GET", "/reset_password", cookie=cookie)
+    else:
+        res = browse(app, "GET", path)
+    page = page_of(res, 200)
+    assert page.forms
     for form in page.forms:
         visible = [name for name, kind in form.types.items() if kind != "hidden"]
         assert len(form.ids) == len(visible)
@@ -38,9 +43,15 @@ def test_every_input_has_a_label(app, path):
     assert len(page.labels) == len(set(page.labels))
 
 
-def test_reset_request_form(app):
+def test_reset_request_form_and_the_form_for_a_pasted_token(app):
     page = page_of(browse(app, "GET", "/reset_password"), 200)
     assert page.form("/reset_password").types == {"email": "email"}
+    assert page.form("/reset_password", _method="PUT").types == {
+        "_method": "hidden",
+        "email": "email",
+        "reset_token": "text",
+        "new_password": "password",
+    }
 
 
 def test_the_style_is_allowed_by_its_hash_and_nothing_else_is(app):
@@ -63,8 +74,8 @@ def test_the_style_is_allowed_by_its_hash_and_nothing_else_is(app):
 
 def test_pages_send_no_referer(app):
     # The reset link holds a token: see PAGE_HEADERS in middleware.py.
-    res = browse(app, "GET", "/reset_password?email=a%40b.c&reset_token=t")
-    assert page_of(res, 200) and res.headers["Referrer-Policy"] == "no-referrer"
+    res = browse(app, "GET", "/reset_password?reset_token=t")
+    assert page_of(res, 403) and res.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_a_notice_cannot_be_written_in_the_url(app):

@@ -111,16 +111,21 @@ def post_reset_password(app: App, request: Request) -> Answer:
     if app.outbox is not None:
         # The token is made and mailed on the outbox's thread: this answer
         # must not wait on SMTP, nor take longer when the email has an account.
-        app.outbox.post(lambda: reset_mail(app, email))
+        app.outbox.post(email, lambda: reset_mail(app, email))
         return Answer({"email": email, "message": RESET_MAILED})
     token = app.auth.get_reset_password_token(email)
     return Answer({"email": email, "reset_token": token})
 
 
-def put_reset_password(app: App, request: Request) -> Answer:
-    """PUT /reset_password: set a new password with a reset token (seed task 19)."""
+def put_reset_password(app: App, request: Request, reset_token: str = "") -> Answer:
+    """PUT /reset_password: set a new password with a reset token (seed task 19).
+
+    The token is the form's ``reset_token``; the new-password page passes
+    the one the mailed link left in a cookie instead (``browser.py``).
+    """
     email = app.auth.normalize_email(request.required("email"))
-    token, password = request.required("reset_token"), request.required("new_password")
+    token = reset_token or request.required("reset_token")
+    password = request.required("new_password")
     app.auth.update_password(token, password, email=email)
     return Answer({"email": email, "message": "Password updated"})
 

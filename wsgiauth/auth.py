@@ -209,6 +209,13 @@ class Auth:
             raise UnknownEmail(f"No user with email {email!r}")
         return self._tokens.issue(user.id, "reset")
 
+    def get_user_from_reset_token(self, reset_token: str | None) -> User | None:
+        """Return the user whose reset token this is, or ``None`` once it has expired or been used.
+
+        For the new-password page, which says at once that a link is dead.
+        """
+        return self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
+
     def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 

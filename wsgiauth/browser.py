@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from wsgiauth import api, pages
-from wsgiauth.http import Forbidden, HTTPError, Response
+from wsgiauth.errors import InvalidToken
+from wsgiauth.http import Forbidden, HTTPError, Response, set_cookie
 from wsgiauth.request import Request
 from wsgiauth.routing import Route
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:  # app.py imports this module: only the type checker needs App
     from wsgiauth.app import App
 
 PageEndpoint = Callable[["App", Request], Response]
+# The cookie that holds the token a mailed reset link brought, so that the
+# token is in no URL after the link's first request (SECURITY.md, "the
+# reset link").
+RESET_COOKIE = "reset_token"
 # The errors a page shows to its user; anything else is a 500, as in the API.
 REFUSALS: tuple[type[Exception], ...] = (HTTPError, *api.ERRORS)
 
@@ -49,10 +54,35 @@ def failed(error: Exception, show: Callable[[str], str]) -> Response:
     return page_response(show(pages.error(http.code, http.message)), http.code, http.headers())
 
 
-def see_other(location: str, answer: api.Answer | None = None) -> Response:
-    """Answer 303 See Other to ``location``, with the cookie the API's ``answer`` set."""
-    cookies = [header for header in answer.headers if header[0] == "Set-Cookie"] if answer else []
+def see_other(
+    location: str, answer: api.Answer | None = None, cookies: Iterable[tuple[str, str]] = ()
+) -> Response:
+    """Answer 303 See Other to ``location``, with ``cookies`` and those the API's ``answer`` set."""
+    if answer:
+        cookies = [*cookies, *(header for header in answer.headers if header[0] == "Set-Cookie")]
     return page_response(pages.see_other(location), 303, [("Location", location), *cookies])
+
+
+def reset_cookie(app: App, token: str, max_age: int) -> tuple[str, str]:
+    """Return the ``Set-Cookie`` header that keeps a reset token for the reset pages.
+
+    ``HttpOnly``, sent to ``/reset_password`` only, and kept at most as long
+    as a token lasts; ``Secure`` in production. ``SameSite=Lax``, not
+    ``Strict``: a link opened from a webmail's page is a navigation another
+    site started, and Chromium sends a ``Strict`` cookie on no request of
+    it, not even the one the 303 leads to (SECURITY.md, "the reset link").
+    """
+    cookie = set_cookie(
+        RESET_COOKIE, token, max_age=max_age, path="/reset_password", secure=app.settings.production
+    )
+    return ("Set-Cookie", cookie)
+
+
+def dead_link(app: App) -> Response:
+    """Say that a reset link has expired or been used, with the form to ask for a new one."""
+    problem = pages.error(403, "This link has expired or has been used: ask for a new one below.")
+    page = pages.reset_request(message=problem, development=not app.settings.production)
+    return page_response(page, 403, [reset_cookie(app, "", max_age=0)])
 
 
 def form_value(request: Request, name: str) -> str:
@@ -115,41 +145,68 @@ def get_profile_page(app: App, request: Request) -> Response:
 
 
 def get_reset_password_page(app: App, request: Request) -> Response:
-    """GET /reset_password in a browser: the request form, or with a token, the new-password form.
+    """GET /reset_password in a browser: the form to ask for a reset, or to choose the password.
 
-    The reset mail links here with ``email`` and ``reset_token`` in the query.
+    The mailed link brings its token in the query. The token goes into a
+    cookie, and a 303 leads to this URL without it: the token then stays
+    in no log, history or ``Referer`` after this one request. With that
+    cookie, the page is the new-password form of the account the token is
+    for. A token that has expired or been used says so at once, and offers
+    to ask for a new one.
     """
-    query = request.query()
-    if query.get("email") and query.get("reset_token"):
-        return page_response(pages.new_password(query["email"], query["reset_token"]))
-    return page_response(pages.reset_request())
+    linked = request.query().get("reset_token")
+    token = request.cookies.get(RESET_COOKIE) if linked is None else linked
+    if token is None:
+        return page_response(pages.reset_request(development=not app.settings.production))
+    user = app.auth.get_user_from_reset_token(token)
+    if user is None:
+        return dead_link(app)
+    if linked is not None:
+        ttl = app.settings.reset_token_ttl
+        return see_other("/reset_password", cookies=[reset_cookie(app, token, ttl)])
+    return page_response(pages.new_password(user.email))
 
 
 def post_reset_password_page(app: App, request: Request) -> Response:
     """POST /reset_password from the form: in development, the new-password form at once.
 
-    The page shows what the API answered: the token in development, in
-    production only word that the mail is on its way.
+    In development the API answers with the token, which goes into the
+    cookie a mailed link would have set; in production the page says that
+    the mail is on its way, and takes a token pasted from it.
     """
     try:
         answer = api.post_reset_password(app, request).data
     except REFUSALS as error:
-        return failed(
-            error, lambda problem: pages.reset_request(form_value(request, "email"), problem)
-        )
+        development = not app.settings.production
+        email = form_value(request, "email")
+        return failed(error, lambda problem: pages.reset_request(email, problem, development))
     if "reset_token" in answer:
-        return page_response(pages.new_password(answer["email"], answer["reset_token"]))
+        cookie = reset_cookie(app, answer["reset_token"], app.settings.reset_token_ttl)
+        return see_other("/reset_password", cookies=[cookie])
     return page_response(pages.check_mail(answer["email"]))
 
 
 def put_reset_password_page(app: App, request: Request) -> Response:
-    """PUT /reset_password (a form's ``_method``): set the password, then 303 to the login page."""
+    """PUT /reset_password (a form's ``_method``): set the password, then 303 to the login page.
+
+    The token is the one pasted into the form, or else the one the link
+    left in the cookie, which then goes. When the cookie's token is dead,
+    the page says so, as on arrival.
+    """
+    pasted = form_value(request, "reset_token").strip()
+    token = pasted or request.cookies.get(RESET_COOKIE, "")
     try:
-        api.put_reset_password(app, request)
+        if not token:
+            raise InvalidToken("no reset token")  # the cookie expired with its token
+        api.put_reset_password(app, request, token)
     except REFUSALS as error:
-        email, token = form_value(request, "email"), form_value(request, "reset_token")
-        return failed(error, lambda problem: pages.new_password(email, token, problem))
-    return see_other("/sessions?done=password_updated")
+        if isinstance(error, InvalidToken) and not pasted:
+            return dead_link(app)
+        email = form_value(request, "email")
+        if pasted:
+            return failed(error, lambda problem: pages.paste_token(email, pasted, problem))
+        return failed(error, lambda problem: pages.new_password(email, problem))
+    return see_other("/sessions?done=password_updated", cookies=[reset_cookie(app, "", 0)])
 
 
 # The pages, at the API's own URLs: each pattern here is one of api.ROUTES.

@@ -193,12 +193,14 @@ class DB:
         while bcrypt ran from being undone: the session is stored only if
         the password it was made from is still the password. ``new_hash``
         replaces the stored hash under the same condition (a rehash at a new
-        bcrypt cost). Returns whether the session was stored.
+        bcrypt cost). A pending reset token ends: whoever logs in knows the
+        password, and a token read from a mailbox or a log must not outlive
+        that. Returns whether the session was stored.
 
         One transaction, two statements: the session (and any new hash) in
         ``users``, and its time in ``token_times``, in one upsert.
         """
-        values = {"session_id": digest}
+        values = {"session_id": digest, "reset_token": None}
         if new_hash is not None:
             values["hashed_password"] = new_hash
         statement = (

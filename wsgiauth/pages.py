@@ -160,29 +160,45 @@ def profile(email: str) -> str:
     )
 
 
-def reset_request(email: str = "", message: str = "") -> str:
-    """GET /reset_password: ask for a reset token by email."""
+def reset_request(email: str = "", message: str = "", development: bool = False) -> str:
+    """GET /reset_password: ask for a reset by email, or use a token already mailed.
+
+    In ``development`` mode no mail goes out, and the page says so: the
+    new-password form opens at once, where production mails a link to it.
+    """
+    how = (
+        "<p>Give the email of your account, and choose a new password at once.</p>\n"
+        + notice(
+            "Development mode: no mail is sent. In production, this form mails a link "
+            "to choose the new password, which works once, for a limited time."
+        )
+        if development
+        else "<p>Give the email of your account: we will mail it a link to choose a new "
+        "password.</p>\n"
+    )
     return document(
         "Reset your password",
-        f"{message}<p>Give the email of your account.</p>\n"
+        message
+        + how
         + form(
             "/reset_password",
             "Reset the password",
             field("reset", "email", "Email", "email", email, autocomplete="username", required=""),
-        ),
+        )
+        + "<h2>Already have a reset token?</h2>\n"
+        + paste_token_form(),
     )
 
 
-def new_password(email: str, reset_token: str, message: str = "") -> str:
-    """Return the form that sets a new password (``PUT /reset_password``).
+def new_password(email: str, message: str = "") -> str:
+    """Return the form that sets a new password (``PUT /reset_password``) with the link's token.
 
     The email is shown, read-only, so that the user sees which account this
-    is; the token rides along hidden.
+    is. The token is in no field: the link left it in a cookie, which only
+    the server reads.
     """
-    fields = (
-        field("new", "email", "Email", "email", email, readonly="")
-        + f'<input type="hidden" name="reset_token" value="{esc(reset_token)}">\n'
-        + field("new", "new_password", "New password", "password", autocomplete="new-password")
+    fields = field("new", "email", "Email", "email", email, readonly="") + field(
+        "new", "new_password", "New password", "password", autocomplete="new-password"
     )
     return document(
         "Choose a new password",
@@ -190,12 +206,34 @@ def new_password(email: str, reset_token: str, message: str = "") -> str:
     )
 
 
+def paste_token_form(email: str = "", token: str = "") -> str:
+    """Return the form that sets a new password with a token pasted from the mail.
+
+    For a mail client that mangled the link, and for API users who would
+    rather use a page.
+    """
+    fields = (
+        field("paste", "email", "Your email", "email", email, autocomplete="username")
+        + field("paste", "reset_token", "Reset token", "text", token, autocomplete="off")
+        + field("paste", "new_password", "New password", "password", autocomplete="new-password")
+    )
+    return "<p>Paste it from the mail, with your email and a new password.</p>\n" + form(
+        "/reset_password", "Set the password", fields, method="PUT"
+    )
+
+
+def paste_token(email: str, token: str, message: str) -> str:
+    """Return a pasted token's form again, after ``message``; the password is never put back."""
+    return document("Choose a new password", message + paste_token_form(email, token))
+
+
 def check_mail(email: str) -> str:
-    """Return the answer to a reset request in production: the token went by mail."""
+    """Return the answer to a reset request in production: the link went by mail."""
     return document(
         "Check your mail",
         f"<p>If <strong>{esc(email)}</strong> has an account, we have sent it a link "
-        "to choose a new password. The link works once, for a limited time.</p>\n",
+        "to choose a new password. The link works once, for a limited time.</p>\n"
+        "<h2>The link does not open?</h2>\n" + paste_token_form(email),
     )
 
 
