@@ -6,7 +6,7 @@ docs/operations.md has the table of the variables, with their defaults.
 import os
 
 import pytest
-from helpers import DAY, MAIL_FROM, production_env
+from helpers import DAY, MAIL_FROM, PUBLIC_URL, SECRET_KEY, production_env
 
 from wsgiauth import config
 
@@ -24,6 +24,8 @@ PRODUCTION_ENV = {
     "WSGIAUTH_MODE": "production",
     "WSGIAUTH_SMTP_HOST": "localhost",
     "WSGIAUTH_MAIL_FROM": "noreply@example.com",
+    "WSGIAUTH_PUBLIC_URL": PUBLIC_URL,
+    "WSGIAUTH_SECRET_KEY": SECRET_KEY,
 }
 
 
@@ -85,6 +87,13 @@ def test_load_reads_every_number() -> None:
         ),
         pytest.param(("WSGIAUTH_SMTP_HOST",), ("WSGIAUTH_SMTP_HOST",), id="smtp-host"),
         pytest.param(("WSGIAUTH_MAIL_FROM",), ("WSGIAUTH_MAIL_FROM",), id="mail-from"),
+        pytest.param(("WSGIAUTH_PUBLIC_URL",), ("WSGIAUTH_PUBLIC_URL",), id="public-url"),
+        pytest.param(("WSGIAUTH_SECRET_KEY",), ("WSGIAUTH_SECRET_KEY",), id="secret-key"),
+        pytest.param(
+            ("WSGIAUTH_PUBLIC_URL", "WSGIAUTH_SECRET_KEY"),
+            ("WSGIAUTH_PUBLIC_URL", "WSGIAUTH_SECRET_KEY"),
+            id="url-and-key",
+        ),
     ],
 )
 @pytest.mark.parametrize("flag", [False, True], ids=["env", "flag"])
@@ -201,3 +210,65 @@ def test_public_url_setting(raw, expected):
 def test_a_bad_public_url_is_refused_naming_the_variable(raw):
     with pytest.raises(ValueError, match="WSGIAUTH_PUBLIC_URL"):
         config.load({"WSGIAUTH_PUBLIC_URL": raw})
+
+
+# --- the secret key -------------------------------------------------------------------
+
+
+def test_the_secret_key_is_read_and_never_shown() -> None:
+    settings = config.load(PRODUCTION_ENV)
+    assert settings.secret_key == SECRET_KEY
+    assert SECRET_KEY not in repr(settings)
+    assert SECRET_KEY not in str(settings)
+    # Development needs none, and takes one.
+    assert config.load({}).secret_key == ""
+    assert config.load({"WSGIAUTH_SECRET_KEY": "k" * 32}).secret_key == "k" * 32
+
+
+@pytest.mark.parametrize("key", ["k" * 31, "short", "é" * 31])
+@pytest.mark.parametrize("env", [{}, PRODUCTION_ENV], ids=["development", "production"])
+def test_a_secret_key_under_32_characters_is_refused_without_showing_it(key, env) -> None:
+    with pytest.raises(ValueError, match="WSGIAUTH_SECRET_KEY") as refused:
+        config.load({**env, "WSGIAUTH_SECRET_KEY": key})
+    assert key not in str(refused.value)
+    assert "32" in str(refused.value)
+
+
+# --- the host names production answers to ------------------------------------------------
+
+
+def test_host_names_are_the_public_urls_and_the_allowed_ones() -> None:
+    settings = config.load(
+        {
+            **PRODUCTION_ENV,
+            "WSGIAUTH_PUBLIC_URL": "https://Auth.Example.com:8443/auth",
+            "WSGIAUTH_ALLOWED_HOSTS": " auth.example.org , 10.0.0.5,[::1],login.example.com.,",
+        }
+    )
+    assert settings.allowed_hosts == {"auth.example.org", "10.0.0.5", "[::1]", "login.example.com"}
+    assert settings.host_names == settings.allowed_hosts | {"auth.example.com"}
+    assert config.load(PRODUCTION_ENV).host_names == {"auth.example.com"}
+    assert config.load({}).host_names == frozenset()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "auth.example.org:443",
+        "https://auth.example.org",
+        "a b",
+        "*.example.org",
+        "b\u00fccher.example",
+    ],
+)
+def test_a_bad_allowed_host_is_refused_naming_the_variable(raw) -> None:
+    with pytest.raises(ValueError, match="WSGIAUTH_ALLOWED_HOSTS"):
+        config.load({"WSGIAUTH_ALLOWED_HOSTS": raw})
+
+
+def test_a_public_url_with_an_international_name_needs_its_ascii_form() -> None:
+    # The Host a browser sends is the xn-- form: the one the check compares.
+    with pytest.raises(ValueError, match="xn--"):
+        config.load({"WSGIAUTH_PUBLIC_URL": "https://b\u00fccher.example"})
+    settings = config.load({"WSGIAUTH_PUBLIC_URL": "https://xn--bcher-kva.example"})
+    assert settings.host_names == {"xn--bcher-kva.example"}

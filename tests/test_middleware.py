@@ -36,7 +36,7 @@ from helpers import (
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
 from wsgiauth.db import DB
-from wsgiauth.middleware import COMMON_HEADERS, protect
+from wsgiauth.middleware import COMMON_HEADERS, is_foreign_host, protect
 
 # --- the middleware, around any WSGI app --------------------------------------
 
@@ -65,6 +65,64 @@ def test_middleware_refuses_cross_site_before_the_app_runs():
     assert guarded.post("/", headers={"Sec-Fetch-Site": "same-origin"}).text == "ok"
     assert guarded.get("/", headers={"Sec-Fetch-Site": "cross-site"}).text == "ok"
     assert calls == ["POST", "GET"]
+
+
+# --- the Host: production answers only to its own names ------------------------
+
+NAMES = frozenset({"auth.example.com", "10.0.0.5", "[::1]"})
+
+
+@pytest.mark.parametrize(
+    ("host", "foreign"),
+    [
+        ("auth.example.com", False),
+        ("auth.example.com:8443", False),  # the name, not the port
+        ("AUTH.example.COM", False),
+        ("auth.example.com.", False),  # the root's dot written out
+        ("10.0.0.5:5000", False),
+        ("[::1]:8080", False),
+        (None, False),  # HTTP/1.0 without Host: no browser sends that
+        ("evil.example", True),
+        ("evil.example:443", True),
+        ("auth.example.com.evil.example", True),
+        ("evil.auth.example.com", True),
+        ("", True),
+        ("[::2]", True),
+        ("auth.example.com@evil.example", True),
+    ],
+)
+def test_is_foreign_host(host, foreign):
+    assert is_foreign_host(host, NAMES) is foreign
+
+
+def test_protect_refuses_a_foreign_host_before_the_app_runs():
+    calls = []
+
+    def app_inside(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    guarded = webtest.TestApp(protect(app_inside, NAMES), lint=True)
+    res = guarded.get("/profile", headers={"Host": "evil.example"}, status="*")
+    assert_error(res, 400, "Host")
+    assert res.headerlist[-2:] == COMMON_HEADERS
+    res = guarded.post("/users", headers={"Host": "evil.example"}, status="*")
+    assert res.status_int == 400
+    assert calls == []
+    assert guarded.get("/profile", headers={"Host": "auth.example.com:8443"}).text == "ok"
+    # A load balancer's health check, by the backend's own address.
+    assert guarded.get("/health", headers={"Host": "172.16.0.9:5000"}).text == "ok"
+    assert calls == ["/profile", "/health"]
+
+
+def test_only_production_checks_the_host(make_app):
+    evil = {"Host": "evil.example"}
+    assert send(make_app(), "GET", "/", headers=evil).status_int == 200
+    production = make_app(production=True, public_url="https://auth.example.com")
+    assert_error(send(production, "GET", "/", headers=evil), 400, "Host")
+    own = {"Host": "auth.example.com"}
+    assert send(production, "GET", "/", headers=own).status_int == 200
 
 
 # --- cross-site requests ------------------------------------------------------

@@ -16,6 +16,7 @@ from wsgiauth.parsers import (
     MultipartError,
     best_match,
     first_values,
+    host_name,
     parse_accept,
     parse_cookie,
     parse_header_value,
@@ -759,3 +760,24 @@ def test_html_only_when_it_weighs_strictly_more(header: str) -> None:
 def test_best_match_follows_the_weights(html: int, json: int) -> None:
     header = f"text/html;q={html / 1000:.3f}, application/json;q={json / 1000:.3f}"
     assert best_match(header, OFFERS) == ("text/html" if html > json else "application/json")
+
+
+# --- Host -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("authority", "name"),
+    [
+        ("auth.example.com", "auth.example.com"),
+        ("Auth.Example.COM:8443", "auth.example.com"),
+        ("auth.example.com.", "auth.example.com"),
+        ("auth.example.com.:80", "auth.example.com"),
+        (" 10.0.0.5:5000 ", "10.0.0.5"),
+        ("[::1]:8080", "[::1]"),
+        ("[2001:DB8::1]", "[2001:db8::1]"),
+        ("[::1", "[::1"),  # not closed: kept as it is, and matches no name
+        ("", ""),
+    ],
+)
+def test_host_name(authority: str, name: str) -> None:
+    assert host_name(authority) == name

@@ -21,7 +21,8 @@ A request travels through it in this order:
    and returns the body (none for ``HEAD``).
 
 ``create_app`` wraps the app in the middleware of ``middleware.py``: the
-cross-site refusal, and the headers every answer and every page carries.
+refusal of a host that is not ours (production), the cross-site refusal,
+and the headers every answer and every page carries.
 """
 
 import logging
@@ -50,7 +51,9 @@ def create_app(auth: Auth | None = None, outbox: Outbox | None = None) -> WSGIAp
     auth = auth or Auth()
     if auth.settings.production and outbox is None:
         outbox = Outbox(auth.settings)
-    return protect(App(auth, outbox))
+    # Production answers only to its own host names (middleware.py, DNS rebinding).
+    host_names = auth.settings.host_names if auth.settings.production else None
+    return protect(App(auth, outbox), host_names)
 
 
 class App:

@@ -13,11 +13,25 @@ seed's entry points that have no room for settings, ``Auth()``, ``DB()`` and
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from wsgiauth.parsers import host_name
 
 DEFAULT_DATABASE_URL = "sqlite:///wsgiauth.sqlite"
 DEFAULT_BCRYPT_ROUNDS = 12
 MODES = ("development", "production")
+# What production refuses to start without: the relay and the sender of its
+# mails, where people reach it (every mail carries a link; the one Host it
+# answers to), and the key the keys of its stored secrets come from.
+PRODUCTION_NEEDS = (
+    "WSGIAUTH_SMTP_HOST",
+    "WSGIAUTH_MAIL_FROM",
+    "WSGIAUTH_PUBLIC_URL",
+    "WSGIAUTH_SECRET_KEY",
+)
+# The shortest WSGIAUTH_SECRET_KEY: 32 characters, at least 128 bits even
+# of a key typed from hexadecimal digits.
+MIN_SECRET_KEY_LENGTH = 32
 _DAY = 24 * 3600
 _YEAR = 365 * _DAY
 
@@ -61,13 +75,27 @@ class Settings:
     # reset mail links to its /reset_password. Configured, never taken from
     # the request's Host header, which the client writes: a forged Host
     # would have us mail a victim a link, with their token, to another site
-    # (host-header injection, OWASP WSTG-INPV-17).
+    # (host-header injection, OWASP WSTG-INPV-17). Required in production,
+    # where its host name is also the one Host the service answers to.
     public_url: str = ""
+    # More host names production answers to (WSGIAUTH_ALLOWED_HOSTS), such
+    # as a second domain; any other Host gets 400 (DNS rebinding).
+    allowed_hosts: frozenset[str] = frozenset()
+    # WSGIAUTH_SECRET_KEY, at least 32 characters, required in production:
+    # the keys that protect the secrets the server must read back are
+    # derived from it. Never logged, and left out of repr().
+    secret_key: str = field(default="", repr=False)
 
     @property
     def mode(self) -> str:
         """Name the mode: ``"development"`` or ``"production"``."""
         return MODES[self.production]
+
+    @property
+    def host_names(self) -> frozenset[str]:
+        """The host names production answers to: the public URL's and the allowed ones."""
+        authority = self.public_url.partition("://")[2].split("/")[0]
+        return frozenset({host_name(authority)} if authority else ()) | self.allowed_hosts
 
 
 # The whole-number settings: the field of Settings, then the lowest and the
@@ -118,13 +146,50 @@ def _public_url(env: Mapping[str, str]) -> str:
         or not separator
         or not host
         or not raw.isprintable()
+        or not raw.isascii()  # the Host a browser sends has the xn-- form of a name
         or any(char in raw for char in " ?#@\\")
     ):
         raise ValueError(
             "WSGIAUTH_PUBLIC_URL must be an http:// or https:// URL with no query, "
-            f"fragment or user, such as https://auth.example.com, not {raw!r}"
+            "fragment or user, in ASCII (xn-- for an international name), "
+            f"such as https://auth.example.com, not {raw!r}"
         )
     return raw.rstrip("/")
+
+
+def _allowed_hosts(env: Mapping[str, str]) -> frozenset[str]:
+    """Read ``WSGIAUTH_ALLOWED_HOSTS``: host names, comma-separated, without ports."""
+    names = set()
+    for raw in env.get("WSGIAUTH_ALLOWED_HOSTS", "").split(","):
+        if not raw.strip():
+            continue
+        name = host_name(raw)
+        # A name as the Host header carries it: ASCII letters, digits, dots and
+        # hyphens (an international name in its xn-- form), or an IPv6 literal.
+        ipv6 = name.startswith("[") and name.endswith("]")
+        allowed = "0123456789abcdefABCDEF:." if ipv6 else "abcdefghijklmnopqrstuvwxyz0123456789.-"
+        if name != raw.strip().lower().rstrip(".") or not all(
+            char in allowed for char in name.strip("[]")
+        ):
+            raise ValueError(
+                "WSGIAUTH_ALLOWED_HOSTS must be host names without port, comma-separated, "
+                f"such as auth.example.org, 10.0.0.5, [::1] (xn-- for international ones), "
+                f"not {raw.strip()!r}"
+            )
+        names.add(name)
+    return frozenset(names)
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    """Read ``WSGIAUTH_SECRET_KEY``: any text of at least 32 characters, or ``""`` when unset."""
+    key = env.get("WSGIAUTH_SECRET_KEY", "")
+    if key and len(key) < MIN_SECRET_KEY_LENGTH:
+        # Its length, never its value: the key must not reach a log.
+        raise ValueError(
+            f"WSGIAUTH_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters, "
+            f"not {len(key)}"
+        )
+    return key
 
 
 def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Settings:
@@ -132,13 +197,13 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
     mode = "production" if production else env.get("WSGIAUTH_MODE") or "development"
     if mode not in MODES:
         raise ValueError(f"WSGIAUTH_MODE must be development or production, not {mode!r}")
-    missing = [
-        name
-        for name in ("WSGIAUTH_SMTP_HOST", "WSGIAUTH_MAIL_FROM")
-        if mode == "production" and not env.get(name)
-    ]
+    missing = [name for name in PRODUCTION_NEEDS if mode == "production" and not env.get(name)]
     if missing:
-        raise ValueError(f"production mode mails reset tokens: set {' and '.join(missing)}")
+        names = " and ".join([", ".join(missing[:-1]), missing[-1]] if missing[1:] else missing)
+        raise ValueError(
+            f"production mode needs {names}: set {'them' if missing[1:] else 'it'} "
+            "(docs/operations.md, Configuration, says what each is for)"
+        )
     defaults = {field: getattr(Settings, field) for field in _NUMBERS}
     if mode == "production":
         defaults.update(_PRODUCTION_DEFAULTS)
@@ -151,4 +216,6 @@ def load(env: Mapping[str, str] = os.environ, production: bool = False) -> Setti
         smtp_host=env.get("WSGIAUTH_SMTP_HOST", ""),
         mail_from=env.get("WSGIAUTH_MAIL_FROM", ""),
         public_url=_public_url(env),
+        allowed_hosts=_allowed_hosts(env),
+        secret_key=_secret_key(env),
     )

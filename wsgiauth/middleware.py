@@ -5,16 +5,19 @@ with the request's ``environ`` first, and may answer by itself, change the
 ``environ`` on the way in, or change the status and headers on the way out
 by wrapping ``start_response``. The app inside never knows it is there.
 
-``create_app`` wraps the app in one: ``protect``, which refuses a browser's
-cross-site request before anything is read, and adds to every answer, that
-refusal's included, the headers that tell caches and browsers what they
-may do with it.
+``create_app`` wraps the app in one: ``protect``, which refuses, before
+anything else is read, a request for a host the service is not (in
+production) and a browser's cross-site request, and adds to every answer,
+those refusals' included, the headers that tell caches and browsers what
+they may do with it.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 from wsgiauth.http import json_response, status_line
 from wsgiauth.pages import CONTENT_SECURITY_POLICY
+from wsgiauth.parsers import host_name
 from wsgiauth.request import StartResponse, WSGIApplication
 
 # Headers on every answer. Each one is personal or short-lived, so none may
@@ -42,17 +45,25 @@ _ON_PAGES = [*PAGE_HEADERS, *COMMON_HEADERS]
 UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
-def protect(app: WSGIApplication) -> WSGIApplication:
-    """Wrap ``app``: refuse cross-site changes, and add the headers of every answer.
+def protect(app: WSGIApplication, host_names: Collection[str] | None = None) -> WSGIApplication:
+    """Wrap ``app``: refuse foreign hosts and cross-site changes; add the headers of every answer.
 
-    A ``POST``, ``PUT``, ``PATCH`` or ``DELETE`` that a browser marks as cross-site
-    gets 403 before anything else, the body included, is read: this is the
-    defence against cross-site request forgery, in which another site's
-    page makes a visitor's browser send a form to us, with our cookie.
+    With ``host_names`` (production: the public URL's host and
+    ``WSGIAUTH_ALLOWED_HOSTS``), a request whose ``Host`` names another host
+    gets 400 first (``is_foreign_host``): the defence against DNS
+    rebinding, in which a page of evil.example, whose name its owner then
+    points at this server's address, has the visitor's browser talk to us
+    as if we were evil.example, its own origin, free to read every answer.
+
+    Then a ``POST``, ``PUT``, ``PATCH`` or ``DELETE`` that a browser marks
+    as cross-site gets 403 before anything else, the body included, is
+    read: this is the defence against cross-site request forgery, in which
+    another site's page makes a visitor's browser send a form to us, with
+    our cookie.
     """
 
     def protected(environ: dict[str, Any], start_response: StartResponse) -> Any:
-        """Answer 403 to a cross-site change; pass anything else to ``app``."""
+        """Answer 400 to a foreign host, 403 to a cross-site change; pass the rest to ``app``."""
 
         def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
             """Start the response with the common headers, and the page headers on HTML."""
@@ -62,6 +73,14 @@ def protect(app: WSGIApplication) -> WSGIApplication:
                     added = _ON_PAGES
             return start_response(status, [*headers, *added], *exc_info)
 
+        if (
+            host_names is not None
+            # A load balancer checks each backend by its own address; the
+            # answer tells a rebinding page nothing (docs/operations.md, "Health").
+            and environ.get("PATH_INFO") != "/health"
+            and is_foreign_host(environ.get("HTTP_HOST"), host_names)
+        ):
+            return _refuse(start, 400, "this service does not answer to that Host")
         if environ["REQUEST_METHOD"].upper() in UNSAFE_METHODS and is_cross_site(
             environ.get("HTTP_SEC_FETCH_SITE", ""),
             environ.get("HTTP_ORIGIN", ""),
@@ -69,12 +88,29 @@ def protect(app: WSGIApplication) -> WSGIApplication:
             environ.get("HTTP_HOST")
             or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}",
         ):
-            response = json_response({"message": "cross-site request refused"}, 403)
-            start(status_line(response.code), response.header_list())
-            return [response.body]
+            return _refuse(start, 403, "cross-site request refused")
         return app(environ, start)
 
     return protected
+
+
+def _refuse(start: StartResponse, code: int, message: str) -> list[bytes]:
+    """Answer ``code`` with a JSON ``message``, by the middleware itself."""
+    response = json_response({"message": message}, code)
+    start(status_line(response.code), response.header_list())
+    return [response.body]
+
+
+def is_foreign_host(host: str | None, host_names: Collection[str]) -> bool:
+    """Tell whether a ``Host`` header names a host other than ``host_names``.
+
+    Only the name is compared, not the port: a proxy in front may listen on
+    any. With ``serve.py --trusted-proxy``, waitress has put the proxy's
+    ``X-Forwarded-Host`` here, the host the browser asked for. A request
+    with no ``Host`` at all (``None``; HTTP/1.0 allows it) passes: every
+    browser sends one, so none can be a rebinding page's.
+    """
+    return host is not None and host_name(host) not in host_names
 
 
 def is_cross_site(sec_fetch_site: str, origin: str, host: str) -> bool:

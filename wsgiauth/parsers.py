@@ -222,7 +222,29 @@ def best_match(header: str, offers: list[str]) -> str:
     return best
 
 
+# --- Host -------------------------------------------------------------------
+
+
+def host_name(authority: str) -> str:
+    """Return the host name of a ``Host`` header or a URL's authority, without the port.
+
+    RFC 9110 §7.2: ``Host = uri-host [ ":" port ]``, where an IPv6 address
+    is in brackets (RFC 3986 §3.2.2), which keep its colons apart from the
+    port's. Host names are case-insensitive, and ``example.com.``, the
+    root's dot written out, is ``example.com``.
+    """
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        address, bracket, _port = authority.partition("]")
+        return address + bracket
+    return authority.partition(":")[0].rstrip(".")
+
+
 # --- cookies ----------------------------------------------------------------
+
+# What separates two pairs of a Cookie header (see parse_cookie): a pattern
+# for re.split, shared with serve.py --trace, which masks pair by pair.
+COOKIE_SEPARATORS = "[;,]"
 
 
 def parse_cookie(header: str) -> list[tuple[str, str]]:
@@ -244,7 +266,7 @@ def parse_cookie(header: str) -> list[tuple[str, str]]:
     loses only the tail of a value that broke that rule, never a session.
     """
     pairs = []
-    for chunk in re.split("[;,]", header):
+    for chunk in re.split(COOKIE_SEPARATORS, header):
         name, equals, value = chunk.partition("=")
         name, value = name.strip(), value.strip()
         if not equals or not name:
