@@ -49,13 +49,14 @@ def derive_key(secret_key: str, purpose: str) -> bytes:
     """Return a 32-byte key for ``purpose``, derived from the configured secret key.
 
     HKDF-SHA256 (RFC 5869) turns one secret into as many independent keys
-    as there are purposes: the ``info`` label (§3.2: "binds the derived key
-    material to application- and context-specific information") makes the
-    key for ``"totp secrets"`` unrelated to a key for anything else, so the
-    one setting can serve every use to come. No salt (§3.1 makes it
-    optional; a zero-filled one is used): the secret key is already secret
-    and random. HKDF is fast: it is no defence for a guessable secret key,
-    which is why a long one is required.
+    as there are purposes. Its ``info`` label is there "to bind the derived
+    key material to application- and context-specific information" (§3.2):
+    the key for ``"totp secrets"`` is unrelated to the key for any other
+    purpose, so that the one setting can serve every use to come. There is
+    no salt (optional, §3.1; HashLen zero bytes stand in, §2.2): a salt adds
+    strength to a weak input, and this input is meant to be a long secret.
+    HKDF is fast, so it is no defence for a guessable secret key: that is
+    why a long one is required.
 
     Raises ``ValueError`` for a secret key of fewer than 32 characters.
     """

@@ -183,13 +183,14 @@ def otpauth_uri(secret: bytes, account: str, issuer: str) -> str:
     if ":" in issuer or ":" in account:
         raise ValueError("the issuer and the account name must not contain ':'")
     # Each name is percent-encoded on its own (RFC 3986 §2.1: a space is
-    # %20, not "+", which the format does not decode; "@" may stand in a
-    # path, §3.3), then joined by the literal colon that separates them.
+    # %20; "+" for a space is HTML forms' rule, not RFC 3986's; "@" may
+    # stand in a path, §3.3), then joined by the literal colon that
+    # separates them.
     label = f"{quote(issuer, safe='@')}:{quote(account, safe='@')}"
     parameters = {
         "secret": to_base32(secret),
-        # The issuer again: the wiki says it is "STRONGLY RECOMMENDED" both in
-        # the label and as a parameter, for apps that read only one.
+        # The issuer again: the parameter is "STRONGLY RECOMMENDED", and the
+        # wiki recommends both, since older apps read only the label.
         "issuer": issuer,
         # The defaults of the format, written out: some apps ignore these
         # three and always compute SHA1, 6 digits, 30 seconds, which is why
