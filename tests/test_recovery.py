@@ -61,16 +61,24 @@ def test_normalize(typed: str, normal: str) -> None:
     assert recovery.normalize(typed) == normal
 
 
-def test_digest_is_the_sha256_of_the_normal_form() -> None:
+def test_digest_is_the_sha256_of_the_user_and_the_normal_form() -> None:
     code = "7kq2-mh9x-3vtd"
-    expected = hashlib.sha256(b"7kq2mh9x3vtd").hexdigest()
-    assert recovery.digest(code) == expected
-    assert recovery.digest(" 7KQ2 MH9X 3VTD ") == expected
-    assert recovery.digest("7kq2-mh9x-3vtb") != expected
+    expected = hashlib.sha256(b"1:7kq2mh9x3vtd").hexdigest()
+    assert recovery.digest(code, 1) == expected
+    assert recovery.digest(" 7KQ2 MH9X 3VTD ", 1) == expected
+    assert recovery.digest("7kq2-mh9x-3vtb", 1) != expected
+
+
+def test_one_code_has_another_digest_for_another_user() -> None:
+    # So that a guess made against one account's digests is worth nothing
+    # against another's.
+    code = recovery.new_codes(1)[0]
+    assert recovery.digest(code, 1) != recovery.digest(code, 2)
+    assert recovery.digest(code, 1) != recovery.digest(code, 11)
 
 
 @given(st.integers(min_value=0, max_value=9), st.data())
 def test_every_way_of_typing_a_code_has_one_digest(index: int, data: st.DataObject) -> None:
     code = recovery.new_codes()[index]
     typed = "".join(data.draw(st.sampled_from([ch, ch.upper(), f" {ch}", f"{ch}-"])) for ch in code)
-    assert recovery.digest(typed) == recovery.digest(code)
+    assert recovery.digest(typed, 7) == recovery.digest(code, 7)

@@ -46,13 +46,18 @@ def normalize(typed: str) -> str:
     return "".join(typed.split()).replace("-", "").lower().translate(_LOOK_ALIKES)
 
 
-def digest(code: str) -> str:
-    """Return the SHA-256 of a code, normalized first: what the database keeps.
+def digest(code: str, user_id: int) -> str:
+    """Return what the database keeps for a code of user ``user_id``: a SHA-256.
 
+    The code is normalized first, so that it matches however it is typed.
     A plain hash is enough, as for session ids and unlike for passwords: a
     code is 60 random bits, not something a person chose, so there is no
-    list of likely codes to try against a stolen digest, and trying them
-    all costs 2^60 hashes. A stolen digest would give, at best, the second
-    factor of one account: its password still stands, bcrypt-hashed.
+    list of likely codes to try first against a stolen digest. The user id
+    goes in as a salt: without it, each guess would be tried against every
+    stored digest at once, and a million accounts' ten codes would make a
+    hit ten million times cheaper. With it, finding one of an account's
+    codes costs about 2^57 hashes, and gives only that account's second
+    factor: its password still stands, bcrypt-hashed.
     """
-    return hashlib.sha256(normalize(code).encode("utf-8")).hexdigest()
+    # A user id has no ":", so the one ":" tells the two parts apart.
+    return hashlib.sha256(f"{user_id}:{normalize(code)}".encode()).hexdigest()
