@@ -1,7 +1,10 @@
-"""The bcrypt slots shared fairly between client addresses.
+"""The bcrypt slots shared fairly between client addresses (``wsgiauth/slots.py``).
 
-The end-to-end test at the bottom runs a real ``serve.py``: one address
-floods logins, another logs in as a person would, obeying ``Retry-After``.
+The unit tests drive ``FairSlots`` from threads, in steps: each step waits
+for the state the previous one must have reached, never for a guessed
+time. The end-to-end test at the bottom runs a real ``serve.py``: one
+address floods logins, another logs in as a person would, obeying
+``Retry-After``.
 """
 
 import http.client
@@ -11,8 +14,231 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 
+import pytest
 from conftest import Server
+
+from wsgiauth.slots import UNKNOWN_CLIENT, FairSlots, client_key
+
+# --- client_key: which client an address belongs to ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("127.0.0.2", "127.0.0.2"),
+        # IPv6: the /64 of the address, whatever its last 64 bits.
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::ffff", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::1", "::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        # IPv4-mapped IPv6 (a dual-stack socket's view of an IPv4 client).
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("::ffff:c000:207", "192.0.2.7"),
+        # Junk: one shared key.
+        ("", UNKNOWN_CLIENT),
+        ("unix:/run/wsgiauth.sock", UNKNOWN_CLIENT),
+        ("192.0.2.7:8080", UNKNOWN_CLIENT),
+        (" 192.0.2.7", UNKNOWN_CLIENT),
+        ("192.0.2.256", UNKNOWN_CLIENT),
+        ("127.1", UNKNOWN_CLIENT),
+        ("2001:db8::/64", UNKNOWN_CLIENT),
+    ],
+)
+def test_client_key(remote_addr, key):
+    assert client_key(remote_addr) == key
+
+
+# --- FairSlots, in one process ---------------------------------------------------
+
+PATIENT = 30.0  # max_wait where a test decides every wait itself
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (another thread's step has happened); fail after 10 s."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the other thread never got there"
+        time.sleep(0.001)
+
+
+class Asking:
+    """A thread that asks ``slots`` for a slot for ``client``; ``answer`` once it is answered."""
+
+    def __init__(self, slots: FairSlots, client: str) -> None:
+        self.answers: list[bool] = []
+        self.thread = threading.Thread(target=lambda: self.answers.append(slots.acquire(client)))
+        self.thread.start()
+
+    def answer(self) -> bool:
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "still waiting"
+        return self.answers[0]
+
+    def still_waiting(self) -> bool:
+        return self.thread.is_alive()
+
+
+def test_a_lone_client_may_take_every_free_slot():
+    slots = FairSlots(3, waiting=0)
+    assert [slots.acquire("a") for _ in range(4)] == [True, True, True, False]
+    assert slots.holding("a") == 3
+    for _ in range(3):
+        slots.release("a")
+    assert (slots.free, slots.clients) == (3, 0)
+
+
+def test_with_no_slot_free_a_request_waits_for_the_next_one():
+    slots = FairSlots(1, waiting=1, max_wait=PATIENT)
+    assert slots.acquire("a")
+    second = Asking(slots, "a")  # the lone client's next request, behind a proxy say
+    wait_until(lambda: slots.waiting == 1)
+    slots.release("a")
+    assert second.answer() is True
+    assert (slots.holding("a"), slots.free, slots.waiting) == (1, 0, 0)
+
+
+def test_a_slot_set_free_goes_to_the_waiter_whose_client_holds_fewest():
+    slots = FairSlots(2, waiting=2, max_wait=PATIENT)
+    assert slots.acquire("a") and slots.acquire("a")
+    a_waits = Asking(slots, "a")
+    wait_until(lambda: slots.waiting == 1)
+    b_waits = Asking(slots, "b")
+    wait_until(lambda: slots.waiting == 2)
+    # a asked first, but holds two slots where b holds none.
+    slots.release("a")
+    assert b_waits.answer() is True
+    assert a_waits.still_waiting()
+    # a now holds one, as b does: the earliest waiter comes first.
+    slots.release("a")
+    assert a_waits.answer() is True
+    assert (slots.holding("a"), slots.holding("b"), slots.waiting) == (1, 1, 0)
+
+
+def test_when_the_queue_is_full_a_poorer_client_takes_the_place_of_a_richer_ones_waiter():
+    slots = FairSlots(2, waiting=1, max_wait=PATIENT)
+    assert slots.acquire("flood") and slots.acquire("flood")
+    flood_waits = Asking(slots, "flood")
+    wait_until(lambda: slots.waiting == 1)
+    honest_waits = Asking(slots, "honest")
+    assert flood_waits.answer() is False  # refused at once, to be answered 503
+    assert honest_waits.still_waiting()
+    slots.release("flood")
+    assert honest_waits.answer() is True
+    assert (slots.holding("flood"), slots.holding("honest")) == (1, 1)
+
+
+def test_when_the_queue_is_full_a_client_holding_as_many_is_refused_at_once():
+    slots = FairSlots(1, waiting=1, max_wait=PATIENT)
+    assert slots.acquire("a")
+    b_waits = Asking(slots, "b")
+    wait_until(lambda: slots.waiting == 1)
+    assert Asking(slots, "c").answer() is False  # c holds none, as b: b keeps its place
+    assert Asking(slots, "a").answer() is False  # a holds one: more than b
+    slots.release("a")
+    assert b_waits.answer() is True
+
+
+def test_a_client_has_one_request_waiting_at_most():
+    slots = FairSlots(1, waiting=3, max_wait=PATIENT)
+    assert slots.acquire("a")
+    b_waits = Asking(slots, "b")
+    wait_until(lambda: slots.waiting == 1)
+    assert Asking(slots, "b").answer() is False  # the queue has room, but not for b
+    c_waits = Asking(slots, "c")
+    wait_until(lambda: slots.waiting == 2)
+    slots.release("a")
+    assert b_waits.answer() is True
+    slots.release("b")
+    assert c_waits.answer() is True
+
+
+def test_a_waiter_gives_up_after_max_wait_and_is_forgotten():
+    slots = FairSlots(1, waiting=1, max_wait=0.05)
+    assert slots.acquire("a")
+    assert slots.acquire("b") is False
+    assert (slots.waiting, slots.clients, slots.holding("b")) == (0, 1, 0)
+    slots.release("a")
+    assert (slots.free, slots.clients) == (1, 0)
+
+
+def test_with_no_queue_it_refuses_at_once_like_a_semaphore():
+    slots = FairSlots(2, waiting=0, max_wait=PATIENT)
+    assert slots.acquire("a") and slots.acquire("b")
+    assert Asking(slots, "c").answer() is False
+    assert slots.clients == 2
+
+
+def test_releasing_a_slot_not_held_is_an_error():
+    slots = FairSlots(1)
+    with pytest.raises(ValueError, match="holds no slot"):
+        slots.release("a")
+    assert slots.acquire("a")
+    with pytest.raises(ValueError, match="holds no slot"):
+        slots.release("b")
+
+
+def test_hold_yields_whether_a_slot_was_given_and_gives_it_back():
+    slots = FairSlots(1, waiting=0)
+    with slots.hold("a") as held:
+        assert held
+        with slots.hold("b") as refused:
+            assert not refused
+        assert slots.holding("a") == 1
+    assert (slots.free, slots.clients) == (1, 0)
+    with pytest.raises(RuntimeError), slots.hold("a"):
+        raise RuntimeError("the block failed")
+    assert (slots.free, slots.clients) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("slots", "waiting", "max_wait"), [(-1, 1, 1.0), (1, -1, 1.0), (1, 1, -1.0)]
+)
+def test_nonsense_settings_are_refused(slots, waiting, max_wait):
+    with pytest.raises(ValueError, match="FairSlots"):
+        FairSlots(slots, waiting, max_wait)
+
+
+def test_many_threads_never_hold_more_than_the_slots_and_leave_nothing_behind():
+    slots = FairSlots(3, waiting=2, max_wait=0.2)
+    lock = threading.Lock()
+    held = Counter[str]()
+    given_out = Counter[str]()
+    errors: list[str] = []
+    start = threading.Barrier(24)
+
+    def worker(number: int) -> None:
+        client = f"client-{number % 5}"
+        start.wait()
+        for _ in range(300):
+            with slots.hold(client) as given:
+                if not given:
+                    continue
+                with lock:
+                    held[client] += 1
+                    if sum(held.values()) > 3:
+                        errors.append(f"{dict(held)} hold more than 3 slots")
+                    given_out[client] += 1
+                time.sleep(0)  # let another thread in while the slot is held
+                with lock:
+                    held[client] -= 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    # Which client got how many is up to the scheduler: a thread refused at
+    # once runs its 300 tries within one switch of the GIL. The order of
+    # grants is what the tests above decide, step by step.
+    assert sum(given_out.values()) > 0
+    assert (slots.free, slots.waiting, slots.clients) == (3, 0, 0)
+
 
 # --- against a real serve.py (about 10 s): one address floods, another logs in ---
 
