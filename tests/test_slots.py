@@ -166,6 +166,18 @@ def test_a_waiter_gives_up_after_max_wait_and_is_forgotten():
     assert (slots.free, slots.clients) == (1, 0)
 
 
+def test_a_request_may_wait_longer_or_shorter_than_max_wait():
+    slots = FairSlots(1, waiting=1, max_wait=0.0)
+    assert slots.acquire("a")
+    b_waits = threading.Thread(target=slots.acquire, args=("b",), kwargs={"timeout": PATIENT})
+    b_waits.start()
+    wait_until(lambda: slots.waiting == 1)
+    slots.release("a")
+    b_waits.join(timeout=10)
+    assert slots.holding("b") == 1
+    assert slots.acquire("c", timeout=0.0) is False
+
+
 def test_with_no_queue_it_refuses_at_once_like_a_semaphore():
     slots = FairSlots(2, waiting=0, max_wait=PATIENT)
     assert slots.acquire("a") and slots.acquire("b")

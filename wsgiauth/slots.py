@@ -104,8 +104,11 @@ class FairSlots:
         # The waiting requests, the earliest first; at most ``waiting`` of them.
         self._queue: list[_Waiter] = []
 
-    def acquire(self, client: str) -> bool:
-        """Take a slot for ``client``, waiting if the rules let it; ``False`` means refused."""
+    def acquire(self, client: str, timeout: float | None = None) -> bool:
+        """Take a slot for ``client``, waiting if the rules let it; ``False`` means refused.
+
+        ``timeout`` is how long this request may wait, ``max_wait`` by default.
+        """
         with self._lock:
             if self._free:
                 # A slot is free only while nobody waits (``release`` hands a
@@ -116,7 +119,7 @@ class FairSlots:
             waiter = self._enqueue(client)
             if waiter is None:
                 return False
-        waiter.woken.wait(self._max_wait)
+        waiter.woken.wait(self._max_wait if timeout is None else timeout)
         with self._lock:
             if waiter.granted is None:  # nobody decided in time: give up the place
                 self._queue.remove(waiter)
