@@ -1,5 +1,6 @@
 """Fixtures shared by the tests: a fresh database, Auth, the app, a real server."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from sqlalchemy import create_engine, text
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
 from wsgiauth.db import DB
+from wsgiauth.slots import DEFAULT_WAITING
 
 # bcrypt at cost 4 keeps the suite fast; production uses 12.
 os.environ["WSGIAUTH_BCRYPT_ROUNDS"] = "4"
@@ -116,6 +118,41 @@ def auth(db: DB) -> Auth:
 def app(auth: Auth) -> webtest.TestApp:
     """The WSGI app in-process, with WebTest's WSGI lint checking every exchange."""
     return webtest.TestApp(create_app(auth), lint=True)
+
+
+@contextlib.contextmanager
+def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
+    """Hold every bcrypt slot of ``auth`` and fill its queue, as that many logins would.
+
+    Each slot is held for a client of its own, and each place in the queue
+    is taken by a client that holds none: a request from any other client
+    is then refused at once, since no client it could displace holds more
+    than it does (``slots.FairSlots``).
+    """
+    slots = auth._bcrypt_slots
+    holders = [f"holder-{n}" for n in range(auth.settings.bcrypt_slots)]
+    for holder in holders:
+        assert slots.acquire(holder)
+    waiters = [f"waiter-{n}" for n in range(DEFAULT_WAITING)]
+    threads = [
+        threading.Thread(target=slots.acquire, args=(waiter,), kwargs={"timeout": 60})
+        for waiter in waiters
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while slots.waiting < len(waiters):
+        assert time.monotonic() < deadline, "the waiters never queued"
+        time.sleep(0.001)
+    try:
+        yield
+    finally:
+        for holder in holders:
+            slots.release(holder)  # the first ones go to the waiters
+        for thread in threads:
+            thread.join(timeout=10)
+        for waiter in waiters:
+            slots.release(waiter)
 
 
 class Server:

@@ -1,6 +1,5 @@
 """Auth: password hashing, registration, login, sessions, and their rules."""
 
-import contextlib
 import dataclasses
 import hashlib
 import os
@@ -13,6 +12,7 @@ from typing import Any
 import bcrypt
 import pytest
 import sqlalchemy
+from conftest import every_bcrypt_slot_taken
 from sqlalchemy import create_engine, text
 
 from wsgiauth import config
@@ -1214,19 +1214,6 @@ def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
 
 
 # --- bcrypt slots (issue 8, item 6) ---------------------------------------------------
-
-
-@contextlib.contextmanager
-def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
-    """Hold every bcrypt slot of ``auth``, as that many logins in flight would."""
-    slots = auth._bcrypt_slots
-    for _ in range(auth.settings.bcrypt_slots):
-        assert slots.acquire(blocking=False)
-    try:
-        yield
-    finally:
-        for _ in range(auth.settings.bcrypt_slots):
-            slots.release()
 
 
 def test_bcrypt_work_past_the_slots_is_refused_at_once(db: DB, clock: FakeClock) -> None:

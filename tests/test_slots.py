@@ -17,8 +17,12 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+import webtest
 from conftest import Server
 
+from wsgiauth.app import create_app
+from wsgiauth.auth import Auth
+from wsgiauth.db import DB
 from wsgiauth.slots import UNKNOWN_CLIENT, FairSlots, client_key
 
 # --- client_key: which client an address belongs to ---------------------------
@@ -250,6 +254,28 @@ def test_many_threads_never_hold_more_than_the_slots_and_leave_nothing_behind():
     # grants is what the tests above decide, step by step.
     assert sum(given_out.values()) > 0
     assert (slots.free, slots.waiting, slots.clients) == (3, 0, 0)
+
+
+# --- the wiring: which client the app names (for measurement; see bench/README.md) ---
+
+
+def test_the_endpoints_that_run_bcrypt_name_the_client_by_its_address(sqlite_url, monkeypatch):
+    auth = Auth(DB(sqlite_url))
+    app = webtest.TestApp(create_app(auth), lint=True, extra_environ={"REMOTE_ADDR": "2001:db8::7"})
+    asked: list[str] = []
+    acquire = auth._bcrypt_slots.acquire
+
+    def acquire_noting(client: str) -> bool:
+        asked.append(client)
+        return acquire(client)
+
+    monkeypatch.setattr(auth._bcrypt_slots, "acquire", acquire_noting)
+    form = {"email": "bob@example.com", "password": "pw"}
+    app.post("/users", form)
+    app.post("/sessions", form)
+    token = app.post("/reset_password", {"email": "bob@example.com"}).json["reset_token"]
+    app.put("/reset_password", {**form, "reset_token": token, "new_password": "new pw"})
+    assert asked == ["2001:db8::/64"] * 3
 
 
 # --- against a real serve.py (about 10 s): one address floods, another logs in ---

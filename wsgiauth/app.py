@@ -71,6 +71,7 @@ from wsgiauth.middleware import (
     refuse_cross_site,
 )
 from wsgiauth.routing import Route, Router
+from wsgiauth.slots import client_key
 from wsgiauth.user import User
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,15 @@ class Request:
         self._form: dict[str, str] | HTTPError | None = None
 
     @functools.cached_property
+    def client(self) -> str:
+        """Who sent the request, as the bcrypt slots count: its address, an IPv6 one's /64.
+
+        Behind ``serve.py --trusted-proxy``, waitress has put the address the
+        proxy forwards in ``REMOTE_ADDR``.
+        """
+        return client_key(self.environ.get("REMOTE_ADDR", ""))
+
+    @functools.cached_property
     def cookies(self) -> dict[str, str]:
         """The cookies, parsed when first asked for; the first of two equal names wins."""
         return first_values(parse_cookie(self.header("Cookie")))
@@ -329,14 +339,18 @@ def index(app: WSGIApp, request: Request) -> Response:
 def register(app: WSGIApp, request: Request) -> Response:
     """POST /users: create an account (seed task 7)."""
     form = request.form()
-    user = app.auth.register_user(required(form, "email"), required(form, "password"))
+    user = app.auth.register_user(
+        required(form, "email"), required(form, "password"), client=request.client
+    )
     return json_response({"email": user.email, "message": "user created"})
 
 
 def login(app: WSGIApp, request: Request) -> Response:
     """POST /sessions: check the password and set the session cookie (task 11)."""
     form = request.form()
-    login = app.auth.log_in(required(form, "email"), required(form, "password"))
+    login = app.auth.log_in(
+        required(form, "email"), required(form, "password"), client=request.client
+    )
     cookie = app.session_cookie(login.session_id, app.settings.session_ttl)
     return json_response(
         {"email": login.user.email, "message": "logged in"}, headers=[("Set-Cookie", cookie)]
@@ -382,7 +396,7 @@ def update_password(app: WSGIApp, request: Request) -> Response:
     form = request.form()
     email = app.auth.normalize_email(required(form, "email"))
     token, password = required(form, "reset_token"), required(form, "new_password")
-    app.auth.update_password(token, password, email=email)
+    app.auth.update_password(token, password, email=email, client=request.client)
     return json_response({"email": email, "message": "Password updated"})
 
 

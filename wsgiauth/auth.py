@@ -22,7 +22,6 @@ import functools
 import hashlib
 import math
 import re
-import threading
 import time
 import unicodedata
 import uuid
@@ -35,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from wsgiauth import config
 from wsgiauth.db import DB, TokenKind
+from wsgiauth.slots import UNKNOWN_CLIENT, FairSlots
 from wsgiauth.user import User
 
 # bcrypt reads at most 72 bytes of a password; bcrypt 5 raises ValueError on
@@ -84,7 +84,7 @@ class TooManyAttempts(Exception):
 
 
 class Busy(Exception):
-    """Every bcrypt slot is taken: the request is refused rather than queued."""
+    """No bcrypt slot for this client now: refused at once, or after a short wait."""
 
     retry_after = 1  # seconds: a bcrypt check takes about a quarter of one
 
@@ -202,7 +202,7 @@ class Auth:
         self.settings = settings or config.load()
         self._clock = clock
         self._dummy_hash: bytes | None = None
-        self._bcrypt_slots = threading.BoundedSemaphore(self.settings.bcrypt_slots)
+        self._bcrypt_slots = FairSlots(self.settings.bcrypt_slots)
         if self.settings.refuse_common_passwords:
             _common_passwords()  # loaded now, not on the first registration
 
@@ -270,8 +270,8 @@ class Auth:
         return self._db.ping()
 
     @contextlib.contextmanager
-    def _bcrypt_slot(self) -> Iterator[None]:
-        """Hold one of the bcrypt slots for the block, or raise ``Busy`` at once.
+    def _bcrypt_slot(self, client: str) -> Iterator[None]:
+        """Hold one of the bcrypt slots for ``client`` during the block, or raise ``Busy``.
 
         bcrypt is the one costly thing here, and by design: each check holds a
         core for a quarter of a second. With more checks than cores, they only
@@ -280,22 +280,25 @@ class Auth:
         request is refused before it does any work: before its login attempt
         is counted (a 503 costs nobody their login budget) and whether or not
         the email has an account (an unknown email does the same dummy check,
-        so a busy answer tells nothing either).
+        so a busy answer tells nothing either). The slots are shared by
+        client (``slots.FairSlots``): a client flooding them cannot keep
+        another out.
         """
-        if not self._bcrypt_slots.acquire(blocking=False):
-            raise Busy()
-        try:
+        with self._bcrypt_slots.hold(client) as held:
+            if not held:
+                raise Busy()
             yield
-        finally:
-            self._bcrypt_slots.release()
 
     # --- registration and login ---------------------------------------------
 
-    def register_user(self, email: str, password: str) -> User:
-        """Create and return a user; ``EmailTaken`` if the email has an account."""
+    def register_user(self, email: str, password: str, client: str = UNKNOWN_CLIENT) -> User:
+        """Create and return a user; ``EmailTaken`` if the email has an account.
+
+        ``client`` is who asks, for the bcrypt slots (``slots.client_key``).
+        """
         email = self.normalize_email(email)
         self.check_password_policy(password)
-        with self._bcrypt_slot():
+        with self._bcrypt_slot(client):
             hashed = self._hash(password)
         try:
             return self._db.add_user(email, hashed)
@@ -305,7 +308,7 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    def log_in(self, email: str, password: str) -> Login:
+    def log_in(self, email: str, password: str, client: str = UNKNOWN_CLIENT) -> Login:
         """Check the password and start a new session, replacing any other.
 
         Raises ``InvalidInput`` for a malformed email, ``TooManyAttempts``
@@ -318,10 +321,11 @@ class Auth:
         Five statements, in three round trips of the database: the count
         (one upsert), the user (one select), and after bcrypt one
         transaction that stores the session, its time, and clears the count.
+        ``client`` is who asks, for the bcrypt slots (``slots.client_key``).
         """
         email = self.normalize_email(email)
         key = f"login:{email}"
-        with self._bcrypt_slot():  # first: a busy answer costs no attempt
+        with self._bcrypt_slot(client):  # first: a busy answer costs no attempt
             # Every attempt is counted before the password is checked, and a
             # success clears the count: counting only the failures, after the
             # check, would let a burst of parallel guesses all slip past the
@@ -439,20 +443,27 @@ class Auth:
         self._db.set_token(user.id, "reset", _digest(token), self._clock())
         return token
 
-    def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
+    def update_password(
+        self,
+        reset_token: str,
+        password: str,
+        email: str | None = None,
+        client: str = UNKNOWN_CLIENT,
+    ) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
         The reset also ends the user's session and clears their failed
         logins. With ``email``, the token must be that user's. Raises
         ``InvalidInput`` for a password that breaks the rules (the token
         stays usable) and ``InvalidToken`` for a token that is unknown,
-        expired, already used or someone else's.
+        expired, already used or someone else's. ``client`` is who asks, for
+        the bcrypt slots (``slots.client_key``).
         """
         self.check_password_policy(password)
         user = self._find_by_token("reset", reset_token, self.settings.reset_token_ttl)
         if user is None or (email is not None and user.email != self.normalize_email(email)):
             raise InvalidToken("invalid or expired reset token")
-        with self._bcrypt_slot():
+        with self._bcrypt_slot(client):
             hashed = self._hash(password)
         if not self._db.reset_password(user.id, _digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
