@@ -104,9 +104,13 @@ def measure(
 
 
 def line(result: dict) -> str:
-    """Return one run as a line of text."""
+    """Return one run as a line of text; a wait past the last try is shown as such."""
+
+    def wait(seconds: float) -> str:
+        return f"{seconds:.2f} s" if math.isfinite(seconds) else f"none by try {MAX_TRIES}"
+
     return (
         f"  {result['logins']:3} logins by the person: tries {result['tries']}, "
-        f"wait median {result['median_wait_s']:.2f} s, p90 {result['p90_wait_s']:.2f} s; "
+        f"wait median {wait(result['median_wait_s'])}, p90 {wait(result['p90_wait_s'])}; "
         f"the flood on {result['connections']} connections got {result['flood_statuses']}"
     )
