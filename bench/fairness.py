@@ -103,6 +103,20 @@ def measure(
     }
 
 
+def alone(
+    generator: LoadGenerator, server: Server, connections: int, seconds: float, nonce: str
+) -> float:
+    """Return the bcrypt checks per second one address gets flooding with nobody else asking.
+
+    Behind a proxy every request has the proxy's address: the slots must
+    then all go to that one client, or the service does less than its
+    cores can.
+    """
+    load = Load("POST", "/sessions", fresh_emails=f"alone-{nonce}", expect=401)
+    sample = generator.run(server, load, seconds, connections, "one address alone", 0)
+    return sample.statuses.get("401", 0) / seconds
+
+
 def line(result: dict) -> str:
     """Return one run as a line of text; a wait past the last try is shown as such."""
 
