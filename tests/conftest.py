@@ -125,9 +125,8 @@ def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
     """Hold every bcrypt slot of ``auth`` and fill its queue, as that many logins would.
 
     Each slot is held for a client of its own, and each place in the queue
-    is taken by a client that holds none: a request from any other client
-    is then refused at once, since no client it could displace holds more
-    than it does (``slots.FairSlots``).
+    is taken by another: a request from any other client is then refused at
+    once (``slots.FairSlots``).
     """
     slots = auth._bcrypt_slots
     holders = [f"holder-{n}" for n in range(auth.settings.bcrypt_slots)]

@@ -96,53 +96,60 @@ def test_a_lone_client_may_take_every_free_slot():
     assert (slots.free, slots.clients) == (3, 0)
 
 
-def test_with_no_slot_free_a_request_waits_for_the_next_one():
+def test_with_no_slot_free_a_client_holding_none_waits_for_the_next_one():
     slots = FairSlots(1, waiting=1, max_wait=PATIENT)
     assert slots.acquire("a")
-    second = Asking(slots, "a")  # the lone client's next request, behind a proxy say
-    wait_until(lambda: slots.waiting == 1)
-    slots.release("a")
-    assert second.answer() is True
-    assert (slots.holding("a"), slots.free, slots.waiting) == (1, 0, 0)
-
-
-def test_a_slot_set_free_goes_to_the_waiter_whose_client_holds_fewest():
-    slots = FairSlots(2, waiting=2, max_wait=PATIENT)
-    assert slots.acquire("a") and slots.acquire("a")
-    a_waits = Asking(slots, "a")
-    wait_until(lambda: slots.waiting == 1)
     b_waits = Asking(slots, "b")
-    wait_until(lambda: slots.waiting == 2)
-    # a asked first, but holds two slots where b holds none.
+    wait_until(lambda: slots.waiting == 1)
     slots.release("a")
     assert b_waits.answer() is True
-    assert a_waits.still_waiting()
-    # a now holds one, as b does: the earliest waiter comes first.
-    slots.release("a")
-    assert a_waits.answer() is True
-    assert (slots.holding("a"), slots.holding("b"), slots.waiting) == (1, 1, 0)
+    assert (slots.holding("a"), slots.holding("b"), slots.free, slots.waiting) == (0, 1, 0, 0)
 
 
-def test_when_the_queue_is_full_a_poorer_client_takes_the_place_of_a_richer_ones_waiter():
+def test_with_no_slot_free_a_client_holding_one_is_refused_at_once():
+    # Its own slot comes free soon enough; waiting would hold a thread for it.
+    slots = FairSlots(2, waiting=1, max_wait=PATIENT)
+    assert slots.acquire("a") and slots.acquire("b")
+    assert Asking(slots, "a").answer() is False
+    assert slots.waiting == 0
+
+
+def test_a_flood_from_one_client_leaves_the_next_slot_to_another():
     slots = FairSlots(2, waiting=1, max_wait=PATIENT)
     assert slots.acquire("flood") and slots.acquire("flood")
-    flood_waits = Asking(slots, "flood")
+    assert slots.acquire("flood") is False  # refused at once: it holds slots
+    person = Asking(slots, "person")
     wait_until(lambda: slots.waiting == 1)
-    honest_waits = Asking(slots, "honest")
-    assert flood_waits.answer() is False  # refused at once, to be answered 503
-    assert honest_waits.still_waiting()
     slots.release("flood")
-    assert honest_waits.answer() is True
-    assert (slots.holding("flood"), slots.holding("honest")) == (1, 1)
+    assert slots.acquire("flood") is False  # the slot went to the person, not to a newcomer
+    assert person.answer() is True
+    assert (slots.holding("flood"), slots.holding("person")) == (1, 1)
+    # With nobody waiting, a slot set free is for whoever asks next, the flood too.
+    slots.release("person")
+    assert slots.acquire("flood")
+    assert slots.holding("flood") == 2
 
 
-def test_when_the_queue_is_full_a_client_holding_as_many_is_refused_at_once():
+def test_waiters_get_slots_in_the_order_they_came():
+    slots = FairSlots(1, waiting=2, max_wait=PATIENT)
+    assert slots.acquire("a")
+    b_waits = Asking(slots, "b")
+    wait_until(lambda: slots.waiting == 1)
+    c_waits = Asking(slots, "c")
+    wait_until(lambda: slots.waiting == 2)
+    slots.release("a")
+    assert b_waits.answer() is True
+    assert c_waits.still_waiting()
+    slots.release("b")
+    assert c_waits.answer() is True
+
+
+def test_when_the_queue_is_full_a_request_is_refused_at_once():
     slots = FairSlots(1, waiting=1, max_wait=PATIENT)
     assert slots.acquire("a")
     b_waits = Asking(slots, "b")
     wait_until(lambda: slots.waiting == 1)
-    assert Asking(slots, "c").answer() is False  # c holds none, as b: b keeps its place
-    assert Asking(slots, "a").answer() is False  # a holds one: more than b
+    assert Asking(slots, "c").answer() is False
     slots.release("a")
     assert b_waits.answer() is True
 

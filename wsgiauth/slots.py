@@ -13,21 +13,24 @@ taken, retry after retry (bench/README.md, "Fair bcrypt slots").
   others already: with nobody else asking, a lone client may use them all
   (behind a proxy every request has the proxy's address, and holding that
   one client to one slot would halve what the cores can do).
-- With no slot free, a request may wait for one, at most ``max_wait``
-  seconds, in a queue of at most ``waiting`` requests, and only one per
-  client: the rest of a client's requests are refused at once.
-- A slot set free goes to the waiter whose client holds the fewest slots
-  (the earliest, among equals), never to a new request: no client gets
-  another slot while a client that has none waits for one.
-- When the queue is full, a newcomer whose client holds fewer slots than a
-  waiting client takes that waiter's place, and the waiter is refused. So a
-  flood from one address cannot keep another address out of the queue.
+- With no slot free, a client that holds none may wait for one, at most
+  ``max_wait`` seconds, in a queue of at most ``waiting`` clients, one
+  request each. A slot set free goes to the first of them, never to a new
+  request: no client gets another slot while one that has none waits.
+- Every other request is refused at once: that of a client that already
+  holds a slot or waits for one, or that finds the queue full.
+
+Only a client holding no slot may wait, because a waiting request holds a
+worker thread: a flood, from one address or a few, holds a slot at each,
+so none of its requests waits, and the threads it does not hold stay free
+for cheap requests such as ``GET /profile``. Letting every client wait
+cost ``GET /profile`` a thread for nothing (bench/README.md measures both).
 
 It knows nothing of HTTP: a client is any string (``client_key`` makes one
 from an address), and ``acquire`` answers ``False`` where the caller is to
-refuse. Every operation runs under one lock, in time bounded by ``waiting``;
-no thread runs in the background; a client is remembered only while it
-holds a slot or waits for one.
+refuse. Every operation runs under one lock in constant time; no thread
+runs in the background; a client is remembered only while it holds a slot
+or waits for one.
 """
 
 import contextlib
@@ -42,9 +45,10 @@ UNKNOWN_CLIENT = "unknown"
 # thread meanwhile; past a second, a client told "Retry-After: 1" at once
 # would have done as well.
 DEFAULT_MAX_WAIT = 1.0
-# How many requests may wait at once. Each holds a worker thread: with
+# How many clients may wait at once. Each holds a worker thread: with
 # waitress's 4 threads and a slot per core on 2 cores, one waiter leaves one
-# thread for everything that needs no bcrypt (bench/README.md measures it).
+# thread for everything that needs no bcrypt; two left none, and GET /profile
+# took seconds (bench/README.md).
 DEFAULT_WAITING = 1
 
 
@@ -71,19 +75,10 @@ def client_key(remote_addr: str) -> str:
 
 @dataclass(eq=False)
 class _Waiter:
-    """One request waiting for a slot; ``granted`` is ``None`` until it is decided."""
+    """One request waiting for a slot; ``granted`` once ``release`` gives it one."""
 
-    client: str
     woken: threading.Event = field(default_factory=threading.Event)
-    granted: bool | None = None
-
-
-@dataclass(eq=False)
-class _Client:
-    """What one client has now: the slots it holds, and its one waiting request."""
-
-    holding: int = 0
-    waiter: _Waiter | None = None
+    granted: bool = False
 
 
 class FairSlots:
@@ -92,17 +87,18 @@ class FairSlots:
     def __init__(
         self, slots: int, waiting: int = DEFAULT_WAITING, max_wait: float = DEFAULT_MAX_WAIT
     ) -> None:
-        """Offer ``slots`` slots, with at most ``waiting`` requests waiting ``max_wait`` seconds."""
+        """Offer ``slots`` slots, with at most ``waiting`` clients waiting ``max_wait`` seconds."""
         if slots < 1 or waiting < 0 or max_wait < 0:
             raise ValueError("FairSlots needs slots >= 1, waiting >= 0 and max_wait >= 0")
         self._free = slots
         self._waiting = waiting
         self._max_wait = max_wait
         self._lock = threading.Lock()
-        # Only clients that hold a slot or wait for one: at most slots + waiting.
-        self._clients: dict[str, _Client] = {}
-        # The waiting requests, the earliest first; at most ``waiting`` of them.
-        self._queue: list[_Waiter] = []
+        # The clients holding slots, and how many each: at most ``slots`` of them.
+        self._holding: dict[str, int] = {}
+        # The clients waiting, the earliest first (a dict keeps the order in
+        # which keys went in): at most ``waiting`` of them, none holding a slot.
+        self._waiters: dict[str, _Waiter] = {}
 
     def acquire(self, client: str, timeout: float | None = None) -> bool:
         """Take a slot for ``client``, waiting if the rules let it; ``False`` means refused.
@@ -114,37 +110,37 @@ class FairSlots:
                 # A slot is free only while nobody waits (``release`` hands a
                 # slot straight to a waiter), so nobody else wants it.
                 self._free -= 1
-                self._clients.setdefault(client, _Client()).holding += 1
+                self._holding[client] = self._holding.get(client, 0) + 1
                 return True
-            waiter = self._enqueue(client)
-            if waiter is None:
+            if (
+                client in self._holding
+                or client in self._waiters
+                or len(self._waiters) >= self._waiting
+            ):
                 return False
+            waiter = self._waiters[client] = _Waiter()
         waiter.woken.wait(self._max_wait if timeout is None else timeout)
         with self._lock:
-            if waiter.granted is None:  # nobody decided in time: give up the place
-                self._queue.remove(waiter)
-                self._drop_waiter(waiter)
-                return False
+            if not waiter.granted:  # nobody gave it a slot in time: leave the queue
+                del self._waiters[client]
             return waiter.granted
 
     def release(self, client: str) -> None:
-        """Give back a slot ``client`` holds; it goes to a waiter, if any, or is free."""
+        """Give back a slot ``client`` holds; it goes to the first waiter, if any, or is free."""
         with self._lock:
-            state = self._clients.get(client)
-            if state is None or not state.holding:
+            held = self._holding.get(client, 0)
+            if not held:
                 raise ValueError(f"client {client!r} holds no slot to release")
-            state.holding -= 1
-            self._forget_if_idle(client, state)
-            if not self._queue:
+            if held == 1:
+                del self._holding[client]  # remembered no longer than needed
+            else:
+                self._holding[client] = held - 1
+            if not self._waiters:
                 self._free += 1
                 return
-            # The waiter whose client holds the fewest slots; min() keeps the
-            # earliest among equals.
-            waiter = min(self._queue, key=lambda w: self._clients[w.client].holding)
-            self._queue.remove(waiter)
-            chosen = self._clients[waiter.client]
-            chosen.waiter = None
-            chosen.holding += 1
+            first = next(iter(self._waiters))
+            waiter = self._waiters.pop(first)
+            self._holding[first] = 1  # a waiter held none
             waiter.granted = True
             waiter.woken.set()
 
@@ -166,52 +162,17 @@ class FairSlots:
 
     @property
     def waiting(self) -> int:
-        """How many requests wait for a slot now."""
+        """How many clients wait for a slot now."""
         with self._lock:
-            return len(self._queue)
+            return len(self._waiters)
 
     @property
     def clients(self) -> int:
         """How many clients are remembered now: those holding or waiting for a slot."""
         with self._lock:
-            return len(self._clients)
+            return len(self._holding) + len(self._waiters)
 
     def holding(self, client: str) -> int:
         """How many slots ``client`` holds now."""
         with self._lock:
-            state = self._clients.get(client)
-            return state.holding if state else 0
-
-    # --- under the lock ------------------------------------------------------
-
-    def _enqueue(self, client: str) -> _Waiter | None:
-        """Queue a request of ``client`` for the next slot, or return ``None`` to refuse it."""
-        state = self._clients.get(client)
-        holding = state.holding if state else 0
-        if self._waiting == 0 or (state is not None and state.waiter is not None):
-            return None
-        if len(self._queue) >= self._waiting:
-            # The queue is full: the newest waiter of the client holding the
-            # most slots makes way, if that client holds more than this one.
-            victim = max(reversed(self._queue), key=lambda w: self._clients[w.client].holding)
-            if self._clients[victim.client].holding <= holding:
-                return None
-            self._queue.remove(victim)
-            self._drop_waiter(victim)
-            victim.granted = False
-            victim.woken.set()
-        waiter = _Waiter(client)
-        self._queue.append(waiter)
-        self._clients.setdefault(client, _Client()).waiter = waiter
-        return waiter
-
-    def _drop_waiter(self, waiter: _Waiter) -> None:
-        """Forget that ``waiter``'s client waits, and the client too if that was all."""
-        state = self._clients[waiter.client]
-        state.waiter = None
-        self._forget_if_idle(waiter.client, state)
-
-    def _forget_if_idle(self, client: str, state: _Client) -> None:
-        """Forget ``client`` once it neither holds nor waits: memory stays bounded."""
-        if not state.holding and state.waiter is None:
-            del self._clients[client]
+            return self._holding.get(client, 0)
