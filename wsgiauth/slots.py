@@ -47,8 +47,8 @@ UNKNOWN_CLIENT = "unknown"
 DEFAULT_MAX_WAIT = 1.0
 # How many clients may wait at once. Each holds a worker thread: with
 # waitress's 4 threads and a slot per core on 2 cores, one waiter leaves one
-# thread for everything that needs no bcrypt; two left none, and GET /profile
-# took seconds (bench/README.md).
+# thread for everything that needs no bcrypt, and two can leave none (with
+# two floods waiting, GET /profile took seconds: bench/README.md).
 DEFAULT_WAITING = 1
 
 
