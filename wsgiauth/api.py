@@ -72,13 +72,15 @@ def get_index(app: App, request: Request) -> Answer:
 
 def post_users(app: App, request: Request) -> Answer:
     """POST /users: create an account (seed task 7)."""
-    user = app.auth.register_user(request.required("email"), request.required("password"))
+    email, password = request.required("email"), request.required("password")
+    user = app.auth.register_user(email, password, client=request.client)
     return Answer({"email": user.email, "message": "user created"})
 
 
 def post_sessions(app: App, request: Request) -> Answer:
     """POST /sessions: check the password and set the session cookie (seed task 11)."""
-    login = app.auth.log_in(request.required("email"), request.required("password"))
+    email, password = request.required("email"), request.required("password")
+    login = app.auth.log_in(email, password, client=request.client)
     cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
     return Answer({"email": login.user.email, "message": "logged in"}, 200, [cookie])
 
@@ -126,7 +128,7 @@ def put_reset_password(app: App, request: Request, reset_token: str = "") -> Ans
     email = app.auth.normalize_email(request.required("email"))
     token = reset_token or request.required("reset_token")
     password = request.required("new_password")
-    app.auth.update_password(token, password, email=email)
+    app.auth.update_password(token, password, email=email, client=request.client)
     return Answer({"email": email, "message": "Password updated"})
 
 

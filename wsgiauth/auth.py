@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.db import DB
@@ -98,11 +98,16 @@ class Auth:
 
     # --- registration and login ---------------------------------------------
 
-    def register_user(self, email: str, password: str) -> User:
-        """Create and return a user; ``EmailTaken`` if the email has an account (task 5)."""
+    def register_user(self, email: str, password: str, client: str = "") -> User:
+        """Create and return a user; ``EmailTaken`` if the email has an account (task 5).
+
+        ``client`` is the address of who asks (``REMOTE_ADDR``), for the
+        bcrypt slots (``Passwords.slot``); so it is for every method that
+        runs bcrypt.
+        """
         email = emails.normalize_email(email)
         self._passwords.check_policy(password)
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             hashed = self._passwords.hash(password)
         try:
             return self._db.add_user(email, hashed)
@@ -112,7 +117,7 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    def log_in(self, email: str, password: str) -> Login:
+    def log_in(self, email: str, password: str, client: str = "") -> Login:
         """Check the password and start a new session, replacing any other.
 
         Raises ``InvalidInput`` for a malformed email, ``Busy`` when every
@@ -126,8 +131,8 @@ class Auth:
         its time (one transaction), then the count cleared.
         """
         email = emails.normalize_email(email)
-        with self._passwords.slot():  # first: a busy answer costs no attempt
-            user = self._find_by_email(email)
+        with self._passwords.slot(client):  # first: a busy answer costs no attempt
+            user = self._db.find_user_by_email(email)
             self._throttle.count_login(email, account=user is not None)
             # With no user, matches checks against a dummy hash: an unknown
             # email costs the same bcrypt work as a wrong password.
@@ -157,7 +162,7 @@ class Auth:
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
         try:
-            user = self._find_by_email(emails.normalize_email(email))
+            user = self._db.find_user_by_email(emails.normalize_email(email))
         except InvalidInput:
             user = None
         return self._passwords.matches(user.hashed_password if user else None, password)
@@ -171,7 +176,7 @@ class Auth:
         password is checked: ``log_in`` is the way in for a person.
         """
         try:
-            user = self._find_by_email(emails.normalize_email(email))
+            user = self._db.find_user_by_email(emails.normalize_email(email))
         except InvalidInput:
             return None
         if user is None:
@@ -204,7 +209,7 @@ class Auth:
 
         The new token replaces any earlier one.
         """
-        user = self._find_by_email(emails.normalize_email(email))
+        user = self._db.find_user_by_email(emails.normalize_email(email))
         if user is None:
             raise UnknownEmail(f"No user with email {email!r}")
         return self._tokens.issue(user.id, "reset")
@@ -216,7 +221,13 @@ class Auth:
         """
         return self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
 
-    def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
+    def update_password(
+        self,
+        reset_token: str,
+        password: str,
+        email: str | None = None,
+        client: str = "",
+    ) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
         The reset also ends the user's session and clears their failed
@@ -229,17 +240,8 @@ class Auth:
         user = self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
         if user is None or (email is not None and user.email != emails.normalize_email(email)):
             raise InvalidToken("invalid or expired reset token")
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             hashed = self._passwords.hash(password)
         if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
         self._throttle.clear_login(user.email)
-
-    # --- look-ups -----------------------------------------------------------
-
-    def _find_by_email(self, email: str) -> User | None:
-        """Return the user with this (normalized) email, or ``None``."""
-        try:
-            return self._db.find_user_by(email=email)
-        except NoResultFound:
-            return None

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from wsgiauth.parsers import host_name
+from wsgiauth.secretbox import MIN_SECRET_KEY_LENGTH
 
 DEFAULT_DATABASE_URL = "sqlite:///wsgiauth.sqlite"
 DEFAULT_BCRYPT_ROUNDS = 12
@@ -29,9 +30,6 @@ PRODUCTION_NEEDS = (
     "WSGIAUTH_PUBLIC_URL",
     "WSGIAUTH_SECRET_KEY",
 )
-# The shortest WSGIAUTH_SECRET_KEY: 32 characters, at least 128 bits even
-# of a key typed from hexadecimal digits.
-MIN_SECRET_KEY_LENGTH = 32
 _DAY = 24 * 3600
 _YEAR = 365 * _DAY
 
