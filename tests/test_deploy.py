@@ -15,6 +15,7 @@ missing; in CI (``CI=true``) they fail instead, so CI can never skip them.
 
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -38,6 +39,10 @@ import requests
 import test_serve as seed  # the seed's task-20 functions; they request ``seed.URL``
 from conftest import ROOT, Server, unavailable
 from helpers import CHROME
+from sqlalchemy import create_engine, text
+
+from wsgiauth.db import DB
+from wsgiauth.emails import normalize_email
 
 DEPLOY = ROOT / "deploy"
 TIMEOUT = seed.TIMEOUT
@@ -630,3 +635,50 @@ def test_health_goes_200_503_200_as_postgresql_stops_and_starts() -> None:
         log = server.stop()
     assert "the database does not answer" in log
     assert "Traceback" not in log
+
+
+# --- 5. deploy/ascii_domains.py: emails stored before domains were A-labels -----------------
+
+
+def test_ascii_domains_rewrites_what_it_can_and_names_the_rest(db_url: str) -> None:
+    spec = importlib.util.spec_from_file_location("ascii_domains", DEPLOY / "ascii_domains.py")
+    assert spec is not None and spec.loader is not None
+    ascii_domains = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ascii_domains)
+    db = DB(db_url)
+    # What an earlier version stored: the domain as typed.
+    stored = [
+        "zo\u00eb@b\u00fccher.example",  # 1: rewritten
+        "bob@b\u00fccher.example",  # 2: account 3 holds its form already
+        "bob@xn--bcher-kva.example",  # 3
+        "=?utf-8?q?victim?=@example.com",  # 4: no email any more
+        "plain@example.com",  # 5: as it is
+    ]
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        for email in stored:
+            connection.execute(
+                text("INSERT INTO users (email, hashed_password) VALUES (:email, 'x')"),
+                {"email": email},
+            )
+    said = ascii_domains.rewrite(db)
+    assert said[0] == "would 1: 'zoë@bücher.example' -> 'zoë@xn--bcher-kva.example'"
+    assert said[1:] == [
+        "left  2: 'bob@bücher.example' is 'bob@xn--bcher-kva.example', account 3's",
+        "left  4: '=?utf-8?q?victim?=@example.com' is no email any more (email must be a plain"
+        " address such as name@example.com: no display name, comment, quotes, angle brackets,"
+        " group, list or encoded word)",
+    ]
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT email FROM users WHERE id = 1")).scalar_one()
+            == (stored[0])
+        )
+    assert ascii_domains.rewrite(db, write=True)[0].startswith("wrote 1: ")
+    with engine.connect() as connection:
+        emails = connection.execute(text("SELECT email FROM users ORDER BY id")).scalars().all()
+    assert emails == ["zo\u00eb@xn--bcher-kva.example", *stored[1:]]
+    # A login finds the account again, from the address as its owner types it.
+    assert db.find_user_by_email(normalize_email("Zo\u00eb@B\u00fccher.example")) is not None
+    engine.dispose()
+    db.dispose()

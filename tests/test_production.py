@@ -530,7 +530,7 @@ def test_serve_refuses_production_without_a_public_url_or_a_secret_key(
     else:
         monkeypatch.setenv(unset, value)
     with pytest.raises(RuntimeError, match="did not start") as refused:
-        Server(db_url, "--production")
+        Server(db_url, "--production").stop()  # stopped, should it start
     message = str(refused.value)
     assert named in message
     assert "Traceback" not in message

@@ -956,39 +956,86 @@ def log_in_until(url: str, form: dict[str, str], done: threading.Event) -> list[
 def test_a_reset_evicts_the_logins_in_flight(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once the reset's answer is out, the old password has no session (SECURITY.md).
 
-    Three clients loop logins with the old password while the owner resets
-    it. A login that read the old hash before the reset and finished bcrypt
-    after it must not store its session: the cost of 10 (~60 ms a check)
-    makes that window real, and three trials make it near certain to be hit.
+    Three clients start logins with the old password as the owner resets
+    it, and loop. A login that read the old hash before the reset and
+    finished bcrypt after it must not store its session: the cost of 10
+    (~60 ms a check) makes that window real, and three trials make it near
+    certain to be hit.
+
+    A login that succeeds ends the reset token pending (SECURITY.md, "the
+    reset link"): a trial whose token a login ended first is tried again on
+    a new account. While logins keep coming, no reset asked later gets
+    through (test_a_login_loop_keeps_every_later_reset_out).
     """
     monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "10")
     monkeypatch.setenv("WSGIAUTH_BCRYPT_SLOTS", "8")  # no 503s here: the slots are not under test
     monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
-    alive = []
+    alive, trials, tries = [], 0, 0
     with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(3) as pool:
         url = server.url
-        for trial in range(3):
-            email = f"owner{trial}@example.com"
+        while trials < 3:
+            tries += 1
+            assert tries <= 30, f"{tries} tries for {trials} resets"
+            email = f"owner{tries}@example.com"
             old = {"email": email, "password": PASSWD}
             assert requests.post(f"{url}/users", data=old, timeout=TIMEOUT).status_code == 200
+            asked = requests.post(f"{url}/reset_password", data={"email": email}, timeout=TIMEOUT)
+            form = {"email": email, "reset_token": asked.json()["reset_token"]}
+            form["new_password"] = NEW_PASSWD
             reset_done = threading.Event()
             clients = [pool.submit(log_in_until, url, old, reset_done) for _ in range(3)]
-            time.sleep(0.3)
-            answer = requests.post(f"{url}/reset_password", data={"email": email}, timeout=TIMEOUT)
-            form = {"email": email, "reset_token": answer.json()["reset_token"]}
-            form["new_password"] = NEW_PASSWD
-            answer = requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT)
-            assert answer.status_code == 200, payload_of(answer)
-            reset_done.set()  # the answer is out; the logins in flight finish now
+            try:
+                answer = requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT)
+            finally:
+                reset_done.set()  # the answer is out; the logins in flight finish now
             sessions = [session_id for client in clients for session_id in client.result()]
-            assert sessions, "no login went through before the reset"
+            if answer.status_code == 403:
+                continue  # a login ended the token before the reset used it
+            assert answer.status_code == 200, payload_of(answer)
+            trials += 1
             for session_id in sessions:
                 profile = requests.get(
                     f"{url}/profile", cookies={"session_id": session_id}, timeout=TIMEOUT
                 )
                 if profile.status_code != 403:
-                    alive.append((trial, session_id))
+                    alive.append((tries, session_id))
     assert alive == [], f"{len(alive)} sessions of the old password outlived the reset"
+
+
+def test_a_login_loop_keeps_every_later_reset_out(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The price of ending a reset token at each login (SECURITY.md, "the reset link").
+
+    Someone who knows the password and logs in without pause ends every
+    token the owner asks for before the owner can use it: 20 of 20 here,
+    with three clients at cost 4.
+    """
+    monkeypatch.setenv("WSGIAUTH_LOGIN_FAILURE_LIMIT", "1000")
+    monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "1000")
+    with Server(db_url, "--threads", "8") as server, ThreadPoolExecutor(3) as pool:
+        url = server.url
+        old = {"email": EMAIL, "password": PASSWD}
+        assert requests.post(f"{url}/users", data=old, timeout=TIMEOUT).status_code == 200
+        looping = threading.Event()
+        clients = [pool.submit(log_in_until, url, old, looping) for _ in range(3)]
+        statuses = Counter()
+        try:
+            time.sleep(0.3)
+            for _ in range(20):
+                asked = requests.post(
+                    f"{url}/reset_password", data={"email": EMAIL}, timeout=TIMEOUT
+                )
+                time.sleep(0.1)  # a person takes seconds to open the mail and type
+                form = {"email": EMAIL, "reset_token": asked.json()["reset_token"]}
+                form["new_password"] = NEW_PASSWD
+                statuses[
+                    requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT).status_code
+                ] += 1
+        finally:
+            looping.set()
+        assert all(client.result() for client in clients)
+    assert statuses == {403: 20}
 
 
 def test_a_login_flood_gets_503s_and_leaves_cheap_requests_served(
