@@ -151,3 +151,13 @@ class Throttle:
         expired = select(Attempts.key).where(Attempts.expires_at <= now).limit(SWEEP_BATCH)
         with self._db.engine.begin() as connection:
             connection.execute(delete(Attempts).where(Attempts.key.in_(expired)))
+
+
+def keys_of(email: str) -> list[str]:
+    """Return the keys that ``email`` is counted under, as ``Throttle`` writes them.
+
+    Deleting an account deletes these rows with it (``account.py``): the
+    streak of an account's failed logins is kept until cleared, and would
+    otherwise outlive the account.
+    """
+    return [f"login:{email}", f"reset:{mailbox(email)}"]
