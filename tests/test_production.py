@@ -457,3 +457,36 @@ def test_production_refuses_a_common_password(prod, password):
         send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int
         == 200
     )
+
+
+def test_registering_and_deleting_accounts_does_not_mail_one_mailbox_without_end(
+    db_url, smtp, monkeypatch
+):
+    # Registration is not verified, so anyone can open an account on a
+    # victim's address (or a +tag of it), ask resets, delete the account and
+    # start again. Each account's deletion is mailed to it as well. Neither may
+    # take one mailbox past the limits: the count of mails to a mailbox
+    # outlives the accounts on it (SECURITY.md, "mail bombing").
+    mailbox, port = smtp()
+    for name, value in production_env(port).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "2")
+    with Server(db_url, "--production") as server:
+        for cycle in range(3):
+            victim = {"email": f"victim+{cycle}@corp.test", "password": PASSWORD}
+            assert requests.post(f"{server.url}/users", data=victim, timeout=TIMEOUT).ok
+            for _ in range(3):
+                requests.post(f"{server.url}/reset_password", data=victim, timeout=TIMEOUT)
+            login = requests.post(f"{server.url}/sessions", data=victim, timeout=TIMEOUT)
+            # The cookie is Secure: requests would keep it from plain HTTP.
+            cookies = {"session_id": login.cookies["session_id"]}
+            deleted = requests.delete(
+                f"{server.url}/profile", data=victim, cookies=cookies, timeout=TIMEOUT
+            )
+            assert deleted.status_code == 200, deleted.text
+        log = server.stop()
+    assert "Traceback" not in log
+    subjects = [message["Subject"] for _, _, message in mailbox.envelopes]
+    # At most the limit of reset mails, and the limit of notices, per window.
+    assert subjects.count("Your password reset token") <= 2, subjects
+    assert subjects.count("Your account was deleted") <= 2, subjects

@@ -20,6 +20,9 @@ cookie gives away, changes nothing (SECURITY.md, "account changes").
   address) ends, the session goes on.
 - Deleting the account deletes every row that names it, in one
   transaction (``rows_naming``).
+
+Production mails each change to the account's email; those notices are
+counted per mailbox (``may_mail_notice``).
 """
 
 from collections.abc import Callable
@@ -30,9 +33,9 @@ from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from wsgiauth import emails, tokens
 from wsgiauth.db import DB
-from wsgiauth.errors import EmailTaken, InvalidEmailToken, WrongCurrentPassword
+from wsgiauth.errors import EmailTaken, InvalidEmailToken, TooManyAttempts, WrongCurrentPassword
 from wsgiauth.passwords import Passwords
-from wsgiauth.throttle import Throttle, keys_of
+from wsgiauth.throttle import Throttle, login_key
 from wsgiauth.user import Attempts, EmailChange, TokenTimes, User
 
 # How long the token for a new email works, in seconds: an hour, as a
@@ -60,7 +63,10 @@ def rows_naming(user: User) -> list[Delete]:
     return [
         delete(EmailChange).where(EmailChange.user_id == user.id),
         delete(TokenTimes).where(TokenTimes.user_id == user.id),
-        delete(Attempts).where(Attempts.key.in_(keys_of(user.email))),
+        # Not the count of reset requests for the mailbox, which ends with its
+        # window: deleting it would let anyone mail one mailbox without end,
+        # registering and deleting accounts on it (SECURITY.md, "mail bombing").
+        delete(Attempts).where(Attempts.key == login_key(user.email)),
         # The user, only while the password is the one just checked.
         delete(User).where(User.id == user.id, User.hashed_password == user.hashed_password),
     ]
@@ -175,6 +181,24 @@ class Account:
             results = [connection.execute(statement) for statement in rows_naming(user)]
             if results[-1].rowcount == 0:
                 raise WrongCurrentPassword("wrong password")  # and the transaction rolls back
+
+    def may_mail_notice(self, email: str) -> bool:
+        """Count a notice to the mailbox of ``email``; ``False`` past the limit: send none.
+
+        Registration does not check that an email is its owner's, so anyone
+        can make changes that are mailed to any address. Notices are counted
+        per mailbox as reset requests are, with their limit and window, but
+        under a key of their own (``notice:<mailbox>``), so that a flood of
+        reset requests cannot silence them (SECURITY.md, "mail bombing").
+        """
+        settings = self._throttle.settings
+        key = f"notice:{emails.mailbox(email)}"
+        window, limit = settings.reset_request_window, settings.reset_request_limit
+        try:
+            self._throttle.count(key, self._clock(), window, limit)
+        except TooManyAttempts:
+            return False
+        return True
 
     def _check_password(self, user: User, password: str) -> None:
         """Count an attempt as a login does, then check ``password``; hold a bcrypt slot.

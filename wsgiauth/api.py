@@ -229,8 +229,12 @@ def reset_mail(app: App, email: str) -> EmailMessage:
 
 
 def notify(app: App, email: str, change: str, new_email: str = "") -> None:
-    """In production, mail the account's email that it changed (``mail.CHANGE_NOTICES``)."""
-    if app.outbox is not None:
+    """In production, mail the account's email that it changed (``mail.CHANGE_NOTICES``).
+
+    Within the mailbox's limit of notices: past it, the change is made and
+    no mail is sent (``Auth.may_mail_notice``).
+    """
+    if app.outbox is not None and app.auth.may_mail_notice(email):
         app.outbox.post(lambda: change_notice(app.settings, email, change, new_email))
 
 

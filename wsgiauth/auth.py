@@ -254,6 +254,10 @@ class Auth:
         """Delete the user and every row that names them, with the password."""
         self._account.delete(user, password)
 
+    def may_mail_notice(self, email: str) -> bool:
+        """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""
+        return self._account.may_mail_notice(email)
+
     # --- look-ups -----------------------------------------------------------
 
     def _find_by_email(self, email: str) -> User | None:

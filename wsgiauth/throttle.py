@@ -153,11 +153,13 @@ class Throttle:
             connection.execute(delete(Attempts).where(Attempts.key.in_(expired)))
 
 
-def keys_of(email: str) -> list[str]:
-    """Return the keys that ``email`` is counted under, as ``Throttle`` writes them.
 
-    Deleting an account deletes these rows with it (``account.py``): the
+def login_key(email: str) -> str:
+    """Return the key that ``Throttle.count_login`` counts the logins of ``email`` under.
+
+    Deleting an account deletes this row with it (``account.py``): the
     streak of an account's failed logins is kept until cleared, and would
-    otherwise outlive the account.
+    otherwise outlive the account. The row of its reset requests stays
+    until its window ends: it guards a mailbox, which outlives the account.
     """
-    return [f"login:{email}", f"reset:{mailbox(email)}"]
+    return f"login:{email}"
