@@ -39,7 +39,7 @@ from helpers import (
 )
 
 from wsgiauth import config
-from wsgiauth.api import RESET_MAILED
+from wsgiauth.api import NEW_EMAIL_MAILED, RESET_MAILED
 from wsgiauth.auth import Auth
 
 SLOW_SMTP_SECONDS = 2.0
@@ -273,6 +273,64 @@ def test_passwords_need_8_characters(prod):
     form["new_password"] = "abcdefgh"
     assert send(app, "PUT", "/reset_password", form).status_int == 200
     assert login_status(app, "abcdefgh") == 200
+
+
+# --- the account's changes: each one mailed to the account ---------------------
+
+
+def log_in(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD) -> str:
+    """Log in and return the Cookie header of the new session."""
+    res = send(app, "POST", "/sessions", {"email": email, "password": password})
+    assert res.status_int == 200, res.body
+    return "session_id=" + res.headers["Set-Cookie"].split(";")[0].removeprefix("session_id=")
+
+
+def test_a_new_password_is_mailed_to_the_account(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    form = {"password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert send(app, "PUT", "/profile/password", form, cookie).status_int == 200
+    form = {"password": "wrong password", "new_password": "a third one"}
+    assert send(app, "PUT", "/profile/password", form, cookie).status_int == 403  # ended
+    deliver(app)
+    ((_, rcpt_tos, message),) = mailbox.envelopes  # the refused change mailed nothing
+    assert (rcpt_tos, message["Subject"]) == ([EMAIL], "Your password was changed")
+    assert NEW_PASSWORD not in message.get_content()
+
+
+def test_a_new_email_mails_the_token_there_and_a_notice_to_the_old_one(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    new = "robert@example.com"
+    res = send(app, "POST", "/profile/email", {"email": new, "password": PASSWORD}, cookie)
+    assert res.status_int == 200
+    assert res.json == {"email": new, "message": NEW_EMAIL_MAILED}
+    assert not UUID4.search(res.text)
+    mailbox.wait_for(2)
+    mails = {rcpt: message for _, (rcpt,), message in mailbox.envelopes}
+    assert set(mails) == {new, EMAIL}
+    assert mails[new]["Subject"] == "Confirm your new email"
+    assert mails[EMAIL]["Subject"] == "Your email is about to change"
+    assert new in mails[EMAIL].get_content()
+    assert not UUID4.search(mails[EMAIL].get_content())  # the old address gets no token
+    # The token from the mail, with the session that asked for it.
+    res = send(app, "PUT", "/profile/email", {"email_token": token_in(mails[new])}, cookie)
+    assert res.json == {"email": new, "message": "email updated"}
+    assert login_status(app, PASSWORD, new) == 200
+    assert login_status(app, PASSWORD) == 401
+
+
+def test_a_deleted_account_is_told_and_nothing_else_is_mailed(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    assert send(app, "DELETE", "/profile", {"password": "wrong password"}, cookie).status_int == 401
+    assert send(app, "DELETE", "/profile", {"password": PASSWORD}, cookie).status_int == 200
+    deliver(app)
+    ((_, rcpt_tos, message),) = mailbox.envelopes
+    assert (rcpt_tos, message["Subject"]) == ([EMAIL], "Your account was deleted")
 
 
 # --- serve.py --production, end to end ----------------------------------------
