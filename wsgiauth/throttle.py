@@ -153,7 +153,6 @@ class Throttle:
             connection.execute(delete(Attempts).where(Attempts.key.in_(expired)))
 
 
-
 def login_key(email: str) -> str:
     """Return the key that ``Throttle.count_login`` counts the logins of ``email`` under.
 
