@@ -104,6 +104,7 @@ class Account:
             # just checked is no longer the password.
             raise WrongCurrentPassword("wrong password")
         self._throttle.clear_login(user.email)
+        user.hashed_password = hashed  # the object the caller holds says what is stored
         return session_id
 
     def request_email_change(self, user: User, email: str, password: str) -> EmailToken:
