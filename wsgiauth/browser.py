@@ -103,7 +103,7 @@ def get_index_page(app: App, request: Request) -> Response:
     who = viewer(app, request)
     if who:
         return page_response(pages.home_logged_in(who, notice_in(request)))
-    return page_response(pages.home(message=notice_in(request)))
+    return page_response(pages.home(notice_in(request)))
 
 
 def get_users_page(app: App, request: Request) -> Response:

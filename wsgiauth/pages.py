@@ -195,15 +195,14 @@ def logged_in(who: str) -> str:
     return f"<p>You are logged in as <strong>{esc(who)}</strong>.</p>\n"
 
 
-def home(email: str = "", message: str = "") -> str:
-    """GET / for nobody logged in: the registration form, the login form, the way to a reset.
+def home(message: str = "") -> str:
+    """GET / for nobody logged in: the registration and login forms, after ``message``.
 
     ``message`` is a notice, such as the one after logging out.
     """
     return document(
         "Welcome",
-        f"{message}<h2>Create an account</h2>\n{register_form(email)}"
-        f"<h2>Log in</h2>\n{login_form()}",
+        f"{message}<h2>Create an account</h2>\n{register_form()}<h2>Log in</h2>\n{login_form()}",
     )
 
 
