@@ -7,9 +7,6 @@ SECURITY.md says why each rule is there ("passwords", "common passwords",
 "no email oracle", "a flood of logins").
 """
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy
 from helpers import (
@@ -18,6 +15,7 @@ from helpers import (
     FakeClock,
     assert_error,
     emails,
+    every_bcrypt_slot_taken,
     login,
     login_status,
     new_session,
@@ -34,7 +32,7 @@ from helpers import (
 from sqlalchemy import text
 
 from wsgiauth import config
-from wsgiauth.auth import Auth, Busy, InvalidInput, TooManyAttempts, WrongPassword
+from wsgiauth.auth import Busy, InvalidInput, TooManyAttempts, WrongPassword
 from wsgiauth.db import DB
 
 # --- the policy: the same at registration and reset ---------------------------
@@ -171,20 +169,7 @@ def test_a_rehash_never_overwrites_a_password_changed_meanwhile(db: DB) -> None:
     assert db.find_user_by(id=user.id).hashed_password == "reset meanwhile"
 
 
-# --- bcrypt's slots: busy is a 503 at once, not a queue -----------------------
-
-
-@contextlib.contextmanager
-def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
-    """Hold every bcrypt slot of ``auth``, as that many logins in flight would."""
-    slots = auth._passwords._slots
-    for _ in range(auth.settings.bcrypt_slots):
-        assert slots.acquire(blocking=False)
-    try:
-        yield
-    finally:
-        for _ in range(auth.settings.bcrypt_slots):
-            slots.release()
+# --- bcrypt's slots: past them, a 503 (slots.FairSlots decides who waits) -----
 
 
 def test_bcrypt_work_past_the_slots_is_refused_at_once(db: DB, clock: FakeClock) -> None:
@@ -231,10 +216,7 @@ def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
     register(app)
     session_id = login(app)
     token = reset_token(app)
-    slots = auth._passwords._slots
-    for _ in range(auth.settings.bcrypt_slots):
-        assert slots.acquire(blocking=False)
-    try:
+    with every_bcrypt_slot_taken(auth):
         attempts = [
             ("POST", "/sessions", {"email": EMAIL, "password": PASSWORD}),
             ("POST", "/sessions", {"email": "nobody@example.com", "password": PASSWORD}),
@@ -251,8 +233,5 @@ def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
         # What needs no bcrypt is served as usual.
         assert profile_status(app, f"session_id={session_id}") == 200
         assert send(app, "GET", "/").status_int == 200
-    finally:
-        for _ in range(auth.settings.bcrypt_slots):
-            slots.release()
     assert login_status(app, "carol@example.com") == 401  # she was not registered
     assert update_password(app, token, "x").status_int == 200  # the token was not used up

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Delete, delete, update
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import emails, tokens
 from wsgiauth.db import DB
@@ -84,7 +84,9 @@ class Account:
         self._throttle = throttle
         self._clock = clock
 
-    def change_password(self, user: User, password: str, new_password: str) -> str:
+    def change_password(
+        self, user: User, password: str, new_password: str, client: str = ""
+    ) -> str:
         """Set ``new_password`` if ``password`` is the current one; return the new session id.
 
         Raises ``InvalidInput`` for a new password that breaks the rules
@@ -92,7 +94,7 @@ class Account:
         a login raises: ``Busy``, ``TooManyAttempts``, ``WrongPassword``.
         """
         self._passwords.check_policy(new_password)
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             self._check_password(user, password)
             hashed = self._passwords.hash(new_password)
         session_id = tokens.new_token()
@@ -107,7 +109,9 @@ class Account:
         user.hashed_password = hashed  # the object the caller holds says what is stored
         return session_id
 
-    def request_email_change(self, user: User, email: str, password: str) -> EmailToken:
+    def request_email_change(
+        self, user: User, email: str, password: str, client: str = ""
+    ) -> EmailToken:
         """Issue a token for a new email if ``password`` is right, replacing any pending one.
 
         Raises ``InvalidInput`` for a malformed email, what a login raises
@@ -117,14 +121,10 @@ class Account:
         gets more mails from us than that limit (SECURITY.md, "mail bombing").
         """
         email = emails.normalize_email(email)
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             self._check_password(user, password)
         self._throttle.clear_login(user.email)
-        try:
-            self._db.find_user_by(email=email)
-        except NoResultFound:
-            pass
-        else:
+        if self._db.find_user_by_email(email) is not None:
             raise EmailTaken(f"User {email} already exists")  # the seed's words, as at registration
         self._throttle.count_reset_request(email)
         token = tokens.new_token()
@@ -170,13 +170,15 @@ class Account:
         self._throttle.clear_login(user.email)
         return email
 
-    def delete(self, user: User, password: str) -> None:
+    def delete(self, user: User, password: str, client: str = "") -> None:
         """Delete the account and every row that names it, if ``password`` is right.
 
         Raises what a login raises for the password. One transaction: if the
-        password changed while bcrypt ran, nothing is deleted.
+        password changed while bcrypt ran, nothing is deleted. ``client``,
+        here as in the other changes, is the address the bcrypt slots are
+        shared by (``Passwords.slot``).
         """
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             self._check_password(user, password)
         with self._db.engine.begin() as connection:
             results = [connection.execute(statement) for statement in rows_naming(user)]

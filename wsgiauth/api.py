@@ -77,13 +77,15 @@ def get_index(app: App, request: Request) -> Answer:
 
 def post_users(app: App, request: Request) -> Answer:
     """POST /users: create an account (seed task 7)."""
-    user = app.auth.register_user(request.required("email"), request.required("password"))
+    email, password = request.required("email"), request.required("password")
+    user = app.auth.register_user(email, password, client=request.client)
     return Answer({"email": user.email, "message": "user created"})
 
 
 def post_sessions(app: App, request: Request) -> Answer:
     """POST /sessions: check the password and set the session cookie (seed task 11)."""
-    login = app.auth.log_in(request.required("email"), request.required("password"))
+    email, password = request.required("email"), request.required("password")
+    login = app.auth.log_in(email, password, client=request.client)
     cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
     return Answer({"email": login.user.email, "message": "logged in"}, 200, [cookie])
 
@@ -126,7 +128,7 @@ def put_reset_password(app: App, request: Request) -> Answer:
     """PUT /reset_password: set a new password with a reset token (seed task 19)."""
     email = app.auth.normalize_email(request.required("email"))
     token, password = request.required("reset_token"), request.required("new_password")
-    app.auth.update_password(token, password, email=email)
+    app.auth.update_password(token, password, email=email, client=request.client)
     return Answer({"email": email, "message": "Password updated"})
 
 
@@ -139,7 +141,7 @@ def put_profile_password(app: App, request: Request) -> Answer:
     """
     user = current_user(app, request)
     password, new_password = request.required("password"), request.required("new_password")
-    login = app.auth.change_password(user, password, new_password)
+    login = app.auth.change_password(user, password, new_password, client=request.client)
     notify(app, user.email, "password_changed")
     cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
     return Answer({"email": user.email, "message": "Password updated"}, 200, [cookie])
@@ -153,9 +155,8 @@ def post_profile_email(app: App, request: Request) -> Answer:
     it reads that mailbox, and the old email is told.
     """
     user = current_user(app, request)
-    change = app.auth.request_email_change(
-        user, request.required("email"), request.required("password")
-    )
+    email, password = request.required("email"), request.required("password")
+    change = app.auth.request_email_change(user, email, password, client=request.client)
     if app.outbox is None:
         return Answer({"email": change.email, "email_token": change.token})
     minutes = EMAIL_TOKEN_TTL // 60
@@ -178,7 +179,7 @@ def delete_profile(app: App, request: Request) -> Answer:
     email may register again. In production the email is told.
     """
     user = current_user(app, request)
-    app.auth.delete_account(user, request.required("password"))
+    app.auth.delete_account(user, request.required("password"), client=request.client)
     notify(app, user.email, "account_deleted")
     expired = session_cookie(app, "", max_age=0)
     return Answer({"email": user.email, "message": "account deleted"}, 200, [expired])

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.account import Account, EmailToken
@@ -106,11 +106,16 @@ class Auth:
 
     # --- registration and login ---------------------------------------------
 
-    def register_user(self, email: str, password: str) -> User:
-        """Create and return a user; ``EmailTaken`` if the email has an account (task 5)."""
+    def register_user(self, email: str, password: str, client: str = "") -> User:
+        """Create and return a user; ``EmailTaken`` if the email has an account (task 5).
+
+        ``client`` is the address of who asks (``REMOTE_ADDR``), for the
+        bcrypt slots (``Passwords.slot``); so it is for every method that
+        runs bcrypt.
+        """
         email = emails.normalize_email(email)
         self._passwords.check_policy(password)
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             hashed = self._passwords.hash(password)
         try:
             return self._db.add_user(email, hashed)
@@ -120,7 +125,7 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    def log_in(self, email: str, password: str) -> Login:
+    def log_in(self, email: str, password: str, client: str = "") -> Login:
         """Check the password and start a new session, replacing any other.
 
         Raises ``InvalidInput`` for a malformed email, ``Busy`` when every
@@ -134,8 +139,8 @@ class Auth:
         its time (one transaction), then the count cleared.
         """
         email = emails.normalize_email(email)
-        with self._passwords.slot():  # first: a busy answer costs no attempt
-            user = self._find_by_email(email)
+        with self._passwords.slot(client):  # first: a busy answer costs no attempt
+            user = self._db.find_user_by_email(email)
             self._throttle.count_login(email, account=user is not None)
             # With no user, matches checks against a dummy hash: an unknown
             # email costs the same bcrypt work as a wrong password.
@@ -165,7 +170,7 @@ class Auth:
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
         try:
-            user = self._find_by_email(emails.normalize_email(email))
+            user = self._db.find_user_by_email(emails.normalize_email(email))
         except InvalidInput:
             user = None
         return self._passwords.matches(user.hashed_password if user else None, password)
@@ -179,7 +184,7 @@ class Auth:
         password is checked: ``log_in`` is the way in for a person.
         """
         try:
-            user = self._find_by_email(emails.normalize_email(email))
+            user = self._db.find_user_by_email(emails.normalize_email(email))
         except InvalidInput:
             return None
         if user is None:
@@ -212,12 +217,18 @@ class Auth:
 
         The new token replaces any earlier one.
         """
-        user = self._find_by_email(emails.normalize_email(email))
+        user = self._db.find_user_by_email(emails.normalize_email(email))
         if user is None:
             raise UnknownEmail(f"No user with email {email!r}")
         return self._tokens.issue(user.id, "reset")
 
-    def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
+    def update_password(
+        self,
+        reset_token: str,
+        password: str,
+        email: str | None = None,
+        client: str = "",
+    ) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
         The reset also ends the user's session and clears their failed
@@ -230,7 +241,7 @@ class Auth:
         user = self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
         if user is None or (email is not None and user.email != emails.normalize_email(email)):
             raise InvalidToken("invalid or expired reset token")
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             hashed = self._passwords.hash(password)
         if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
@@ -238,31 +249,30 @@ class Auth:
 
     # --- the account: each change asks for the password (account.py) --------
 
-    def change_password(self, user: User, password: str, new_password: str) -> Login:
+    def change_password(
+        self, user: User, password: str, new_password: str, client: str = ""
+    ) -> Login:
         """Set a new password with the current one; the session is replaced by a new one."""
-        return Login(user, self._account.change_password(user, password, new_password))
+        return Login(user, self._account.change_password(user, password, new_password, client))
 
-    def request_email_change(self, user: User, email: str, password: str) -> EmailToken:
+    def request_email_change(
+        self, user: User, email: str, password: str, client: str = ""
+    ) -> EmailToken:
         """Issue a token for a new email, with the password; ``EmailTaken`` if it has an account."""
-        return self._account.request_email_change(user, email, password)
+        return self._account.request_email_change(user, email, password, client)
 
     def change_email(self, user: User, email_token: str) -> str:
         """Change the user's email to the one ``email_token`` was issued for; return it."""
         return self._account.change_email(user, email_token)
 
-    def delete_account(self, user: User, password: str) -> None:
-        """Delete the user and every row that names them, with the password."""
-        self._account.delete(user, password)
+    def delete_account(self, user: User, password: str, client: str = "") -> None:
+        """Delete the user and every row that names them, with the password.
+
+        ``client``, here as in ``change_password`` and ``request_email_change``,
+        is the address the bcrypt slots are shared by (``Passwords.slot``).
+        """
+        self._account.delete(user, password, client)
 
     def may_mail_notice(self, email: str) -> bool:
         """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""
         return self._account.may_mail_notice(email)
-
-    # --- look-ups -----------------------------------------------------------
-
-    def _find_by_email(self, email: str) -> User | None:
-        """Return the user with this (normalized) email, or ``None``."""
-        try:
-            return self._db.find_user_by(email=email)
-        except NoResultFound:
-            return None
