@@ -20,6 +20,7 @@ and the headers on every answer in test_middleware.py.
 import uuid
 
 import pytest
+import webtest
 from helpers import (
     EMAIL,
     MULTIPART,
@@ -45,6 +46,8 @@ from helpers import (
 )
 
 from wsgiauth import config, emails
+from wsgiauth.app import create_app
+from wsgiauth.auth import Auth
 from wsgiauth.db import DB
 
 # --- GET / --------------------------------------------------------------------
@@ -963,3 +966,27 @@ def test_delete_account_takes_the_password_from_multipart_too(app):
         cookie=f"session_id={login(app)}",
     )
     assert json_body(res) == {"email": EMAIL, "message": "account deleted"}
+
+
+def test_the_account_s_changes_take_a_bcrypt_slot_in_the_client_s_name(db, monkeypatch):
+    # As a login does (tests/test_slots.py): a client flooding the changes
+    # cannot keep another client's logins out of the bcrypt slots.
+    auth = Auth(db)
+    app = webtest.TestApp(create_app(auth), lint=True, extra_environ={"REMOTE_ADDR": "192.0.2.7"})
+    register(app)
+    cookie = f"session_id={login(app)}"
+    asked: list[str] = []
+    acquire = auth._passwords._slots.acquire
+
+    def acquire_noting(client: str) -> bool:
+        asked.append(client)
+        return acquire(client)
+
+    monkeypatch.setattr(auth._passwords._slots, "acquire", acquire_noting)
+    assert change_password(app, cookie).status_int == 200
+    cookie = f"session_id={login(app, password=NEW_PASSWORD)}"  # a slot too
+    form = {"email": NEW_EMAIL, "password": NEW_PASSWORD}
+    assert send(app, "POST", "/profile/email", form, cookie=cookie).status_int == 200
+    form = {"password": NEW_PASSWORD}
+    assert send(app, "DELETE", "/profile", form, cookie=cookie).status_int == 200
+    assert asked == ["192.0.2.7"] * 4
