@@ -33,7 +33,14 @@ from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
 from wsgiauth.emails import normalize_email
 from wsgiauth.errors import InvalidInput
-from wsgiauth.mail import Outbox, no_account_message, reset_message
+from wsgiauth.mail import (
+    CHANGE_NOTICES,
+    Outbox,
+    change_notice,
+    email_token_message,
+    no_account_message,
+    reset_message,
+)
 
 TOKEN = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
 
@@ -80,6 +87,29 @@ def test_a_relay_decodes_an_encoded_word_in_rcpt_to_itself(smtp):
     assert rcpt_tos == ["victim@example.com"]
     with pytest.raises(InvalidInput, match="encoded word"):
         normalize_email(encoded)
+
+
+def test_the_email_token_mail_links_to_the_confirmation_with_the_token():
+    settings = config.Settings(mail_from="a@b.c", public_url="https://auth.example.com")
+    message = email_token_message(settings, "new@example.com", "0f5f2d5e", 60)
+    text = message.get_content()
+    assert message["To"] == "new@example.com"
+    assert "https://auth.example.com/profile/email?email_token=0f5f2d5e\n" in text
+    assert "Your email token: 0f5f2d5e" in text and "within 60 minutes" in text
+    bare = email_token_message(config.Settings(mail_from="a@b.c"), "new@example.com", "0f5", 60)
+    assert "http" not in bare.get_content()
+
+
+@pytest.mark.parametrize("change", list(CHANGE_NOTICES))
+def test_each_change_notice_says_what_changed_and_where_to_act(change):
+    settings = config.Settings(mail_from="a@b.c", public_url="https://auth.example.com")
+    message = change_notice(settings, EMAIL, change, "new@example.com")
+    subject, _news, _otherwise, path = CHANGE_NOTICES[change]
+    assert (message["To"], message["Subject"]) == (EMAIL, subject)
+    text = message.get_content()
+    assert f"https://auth.example.com{path}\n" in text
+    assert ("new@example.com" in text) == (change == "email_changing")
+    assert "{" not in text
 
 
 def test_the_smtp_timeout_is_short():

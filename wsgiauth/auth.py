@@ -8,6 +8,7 @@ for them, as Django's ``contrib.auth`` has them:
 - ``passwords``: bcrypt, its cost and its slots, the password policy;
 - ``tokens``: session ids and reset tokens, their digests and their age;
 - ``throttle``: logins and reset requests counted per email;
+- ``account``: a new password, a new email, the account deleted;
 - ``db``: the users, their tokens and the times those were issued.
 
 When a rule says no, it raises an error with a name (``errors.py``), which
@@ -21,14 +22,17 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
+from wsgiauth.account import Account, EmailToken
 from wsgiauth.db import DB
 from wsgiauth.errors import (
     Busy,
     EmailTaken,
+    InvalidEmailToken,
     InvalidInput,
     InvalidToken,
     TooManyAttempts,
     UnknownEmail,
+    WrongCurrentPassword,
     WrongPassword,
 )
 from wsgiauth.passwords import Passwords
@@ -40,11 +44,14 @@ __all__ = [
     "Auth",
     "Busy",
     "EmailTaken",
+    "EmailToken",
+    "InvalidEmailToken",
     "InvalidInput",
     "InvalidToken",
     "Login",
     "TooManyAttempts",
     "UnknownEmail",
+    "WrongCurrentPassword",
     "WrongPassword",
     "_hash_password",
 ]
@@ -89,6 +96,7 @@ class Auth:
         self._passwords = Passwords(self.settings)
         self._throttle = Throttle(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
+        self._account = Account(self._db, self._passwords, self._throttle, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -245,3 +253,33 @@ class Auth:
         if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
         self._throttle.clear_login(user.email)
+
+    # --- the account: each change asks for the password (account.py) --------
+
+    def change_password(
+        self, user: User, password: str, new_password: str, client: str = ""
+    ) -> Login:
+        """Set a new password with the current one; the session is replaced by a new one."""
+        return Login(user, self._account.change_password(user, password, new_password, client))
+
+    def request_email_change(
+        self, user: User, email: str, password: str, client: str = ""
+    ) -> EmailToken:
+        """Issue a token for a new email, with the password; ``EmailTaken`` if it has an account."""
+        return self._account.request_email_change(user, email, password, client)
+
+    def change_email(self, user: User, email_token: str) -> str:
+        """Change the user's email to the one ``email_token`` was issued for; return it."""
+        return self._account.change_email(user, email_token)
+
+    def delete_account(self, user: User, password: str, client: str = "") -> None:
+        """Delete the user and every row that names them, with the password.
+
+        ``client``, here as in ``change_password`` and ``request_email_change``,
+        is the address the bcrypt slots are shared by (``Passwords.slot``).
+        """
+        self._account.delete(user, password, client)
+
+    def may_mail_notice(self, email: str) -> bool:
+        """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""
+        return self._account.may_mail_notice(email)

@@ -15,11 +15,11 @@ For every request, one block on the log::
 
 The request headers are rebuilt from the WSGI ``environ`` (waitress has
 already parsed the bytes, so their case is lost). SQL is shown without its
-parameters, and every secret value is replaced by ``<hidden>``: each cookie,
-query parameter and ``Referer`` query parameter whose name, read by the
-app's own parsers, is in ``SECRET_NAMES``; ``Authorization`` and
-``Proxy-Authorization``; the value of every ``Set-Cookie``. Bodies are
-never shown.
+parameters, and every secret value is replaced by ``<hidden>``: each cookie
+and each parameter of the query, of a ``Referer`` and of a ``Location``
+whose name, read by the app's own parsers, is in ``SECRET_NAMES``;
+``Authorization`` and ``Proxy-Authorization``; the value of every
+``Set-Cookie``. Bodies are never shown.
 
 For development only: ``serve.py`` refuses ``--trace`` in production mode.
 """
@@ -109,6 +109,12 @@ def mask_query(query: str) -> str:
     return "&".join(pairs)
 
 
+def mask_url(url: str) -> str:
+    """Hide the values of secret parameters in a URL's query (``mask_query``)."""
+    path, question_mark, query = url.partition("?")
+    return path + question_mark + mask_query(query)
+
+
 def request_lines(environ: dict[str, Any]) -> list[str]:
     """Return the request line and headers, as rebuilt from ``environ``, secrets hidden."""
     target = environ.get("PATH_INFO", "")
@@ -130,8 +136,7 @@ def request_lines(environ: dict[str, Any]) -> list[str]:
             value = HIDDEN
         elif name == "Referer":
             # The page a link was followed from; its query may hold a token.
-            page, question_mark, query = value.partition("?")
-            value = page + question_mark + mask_query(query)
+            value = mask_url(value)
         lines.append(printable(f"{name}: {value}"))
     return lines
 
@@ -140,7 +145,12 @@ def response_lines(status: str, headers: Iterable[tuple[str, str]]) -> list[str]
     """Return the status line and headers of the answer, secrets hidden."""
     lines = [f"HTTP/1.1 {status}"]
     for name, value in headers:
-        lines.append(f"{name}: {mask_set_cookie(value) if name == 'Set-Cookie' else value}")
+        if name == "Set-Cookie":
+            value = mask_set_cookie(value)
+        elif name == "Location":
+            # A page's 303 may lead to a URL with a token in its query.
+            value = mask_url(value)
+        lines.append(f"{name}: {value}")
     return lines
 
 
