@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from conftest import Server, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -102,7 +103,13 @@ def other_site(service: str) -> tuple[ThreadingHTTPServer, str]:
 <button id="login">Claim another prize</button>
 </form>
 </body></html>
-""".encode()
+"""
+    return serve_page(page)
+
+
+def serve_page(html: str) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``html`` on 127.0.0.2, another site: return the server and the page's URL."""
+    page = html.encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -168,6 +175,13 @@ class Visit:
         if self.shots is not None:
             self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
         self.page.set_viewport_size(PHONE)
+
+
+def reset_cookie(context: Any) -> dict[str, Any] | None:
+    """Return the reset-token cookie as the browser keeps it, or ``None``."""
+    cookies = [cookie for cookie in context.cookies() if cookie["name"] == "reset_token"]
+    assert len(cookies) <= 1, cookies
+    return cookies[0] if cookies else None
 
 
 def session_cookie(context: Any) -> dict[str, Any] | None:
@@ -251,29 +265,59 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         assert EMAIL not in me.text()
         me.shoot("profile-nobody")
 
-        # A reset, in development mode: the token comes in the answer's form.
+        # A reset, in development mode: no mail, the page says so, and the
+        # new-password form opens at once, its token in a cookie.
         me.go("/")
         with me.page.expect_navigation():
             me.page.get_by_role("link", name="Forgot your password?").first.click()
         assert me.path() == "/reset_password"
+        assert "Development mode: no mail is sent." in me.text()
         me.shoot("reset-request")
         me.fill("Email", EMAIL)
         assert me.press("Reset the password") == 200
+        assert me.path() == "/reset_password"
         assert "Choose a new password" in me.text()
         assert me.page.get_by_label("Email", exact=True).input_value() == EMAIL
+        kept = reset_cookie(browser)
+        assert kept is not None
+        assert (kept["httpOnly"], kept["sameSite"], kept["secure"]) == (True, "Lax", False)
+        assert kept["path"] == "/reset_password"
+        assert kept["value"] not in me.page.content()
         me.shoot("new-password")
-        # The mail's link, in production, opens the same form from a URL
-        # that holds the token: leaving that page must not carry it along.
-        token = me.page.locator('input[name="reset_token"]').get_attribute("value")
-        link = f"/reset_password?email=bob%40example.com&reset_token={token}"
-        assert me.go(link) == 200
+
+        # The mail's link, clicked in another site's page (a webmail's): the
+        # token goes into the cookie, and the page is at a URL without it.
+        token = requests.post(
+            f"{server.url}/reset_password", data={"email": EMAIL}, timeout=10
+        ).json()["reset_token"]
+        link = f"{server.url}/reset_password?reset_token={token}"
+        webmail, webmail_url = serve_page(f'<a href="{link}">Reset your password</a>')
+        try:
+            me.page.goto(webmail_url)
+            with me.page.expect_navigation():
+                me.page.get_by_role("link", name="Reset your password").click()
+        finally:
+            webmail.shutdown()
+            webmail.server_close()
+        assert me.path() == "/reset_password"
+        assert "Choose a new password" in me.text()
+        assert me.page.get_by_label("Email", exact=True).input_value() == EMAIL
+        kept = reset_cookie(browser)
+        assert kept is not None and kept["value"] == token
+        # Leaving the page carries nothing along.
         with me.page.expect_request(server.url + "/") as home:
             me.page.get_by_role("link", name="Home").click()
         assert "referer" not in home.value.all_headers()
-        assert me.go(link) == 200
+        me.page.go_back()
         me.fill("New password", NEW_PASSWORD)
         assert me.press("Set the password") == 200
         assert me.path() == "/sessions?done=password_updated"
+        assert reset_cookie(browser) is None
+        # The same link again: used, and the page says so at once.
+        assert me.page.goto(link).status == 403
+        assert "This link has expired or has been used" in me.text()
+        me.shoot("reset-link-dead")
+        assert me.go("/sessions") == 200
 
         # The new password works; the old one no longer does.
         me.fill("Email", EMAIL)
@@ -330,14 +374,16 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         assert "There is no page at this address." in me.text()
         me.shoot("not-found")
 
-        # Nothing was loaded from anywhere else, and the browser found
-        # nothing to refuse (a style the policy does not allow is logged).
-        assert all(url.startswith(server.url + "/") for url in me.requests), me.requests
+        # Nothing was loaded from anywhere else (but the webmail's page, which
+        # we went to), and the browser found nothing to refuse (a style the
+        # policy does not allow is logged).
+        loaded = [url for url in me.requests if url != webmail_url]
+        assert all(url.startswith(server.url + "/") for url in loaded), me.requests
         assert not [line for line in me.console if "Content Security Policy" in line]
         log = server.stop()
     # The server's log: the page's requests, and never a secret.
     assert re.search(r"POST /sessions 401", log)
     assert re.search(r"POST /sessions 403", log)
-    for secret in (PASSWORD, NEW_PASSWORD, THIRD_PASSWORD, ATTACKER_PASSWORD, email_token):
+    for secret in (PASSWORD, NEW_PASSWORD, THIRD_PASSWORD, ATTACKER_PASSWORD, email_token, token):
         assert secret not in log
     assert cookie["value"] not in log and old_cookie["value"] not in log
