@@ -396,6 +396,22 @@ def test_a_reset_token_is_single_use(db: DB, clock: FakeClock) -> None:
     assert auth.valid_login("bob@bob.com", "third") is False
 
 
+def test_the_user_of_a_reset_token_while_it_lives(db: DB, clock: FakeClock) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    token = auth.get_reset_password_token("bob@bob.com")
+    user = auth.get_user_from_reset_token(token)
+    assert user is not None and user.id == bob.id
+    for junk in (None, "", "t", token.upper()):
+        assert auth.get_user_from_reset_token(junk) is None
+    clock.advance(3600)  # its hour is over
+    assert auth.get_user_from_reset_token(token) is None
+    # A login ends a live one.
+    token = auth.get_reset_password_token("bob@bob.com")
+    new_session(auth, "bob@bob.com")
+    assert auth.get_user_from_reset_token(token) is None
+
+
 def test_a_reset_token_works_only_with_its_own_email(db: DB, clock: FakeClock) -> None:
     auth = timed_auth(db, clock)
     auth.register_user("alice@bob.com", "alice-pw")

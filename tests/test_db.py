@@ -326,6 +326,18 @@ def test_start_session_sets_only_while_the_hash_is_unchanged(
     assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
 
 
+def test_start_session_ends_the_pending_reset_token(db: DB, raw: sqlalchemy.Connection) -> None:
+    # In the UPDATE that stores the session (SECURITY.md, "the reset link").
+    user = db.add_user("a@x.com", "h")
+    db.set_token(user.id, "reset", "reset-digest", 1.0)
+    assert db.start_session(user.id, "d1", 2.0, checked_hash="h")
+    assert rows(raw) == [(user.id, "a@x.com", "h", "d1", None)]
+    # A login refused by its compare-and-set leaves the token alone.
+    db.set_token(user.id, "reset", "reset-digest", 3.0)
+    assert not db.start_session(user.id, "d2", 4.0, checked_hash="other")
+    assert rows(raw) == [(user.id, "a@x.com", "h", "d1", "reset-digest")]
+
+
 def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:
     # A digest put there by update_user (the seed's API) has no time.
     user = db.add_user("a@x.com", "h")
