@@ -126,6 +126,15 @@ class Auth:
         its time (one transaction), then the count cleared.
         """
         email = emails.normalize_email(email)
+        try:
+            passwords.encode(password)
+        except InvalidInput:
+            # Empty or over 72 bytes: no password can be that, and bcrypt
+            # would not check it. Refused before anything is counted, with
+            # the answer of a wrong password, the same for every email: an
+            # attempt that costs no bcrypt must not bring a lockout closer
+            # (SECURITY.md, "password guessing").
+            raise WrongPassword("wrong email or password") from None
         with self._passwords.slot():  # first: a busy answer costs no attempt
             user = self._find_by_email(email)
             self._throttle.count_login(email, account=user is not None)
