@@ -161,7 +161,8 @@ def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
     with closing(sqlite3.connect(path)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
         # The seed's users, and beside it the tables that keep time and counts.
-        assert sorted(name for (name,) in tables) == ["attempts", "token_times", "users"]
+        names = sorted(name for (name,) in tables)
+        assert names == ["attempts", "devices", "token_times", "users"]
         columns = [row[1] for row in connection.execute("PRAGMA table_info(users)")]
         assert columns == ["id", "email", "hashed_password", "session_id", "reset_token"]
 

@@ -47,6 +47,10 @@ if TYPE_CHECKING:  # app.py imports this module: only the type checker needs App
     from wsgiauth.app import App
 
 SESSION_COOKIE = "session_id"
+# The device cookie (devices.py): set at each login, read by the requests that
+# check a password, so it is sent only to their paths, not with every request.
+DEVICE_COOKIE = "device"
+DEVICE_COOKIE_PATHS = ("/sessions", "/profile")
 # The production answer to POST /reset_password, whatever the email.
 RESET_MAILED = "if this email has an account, a reset token has been sent to it"
 # The API described for machines (OpenAPI 3.1), written by hand, shipped in the package.
@@ -77,10 +81,30 @@ def post_users(app: App, request: Request) -> Answer:
 
 
 def post_sessions(app: App, request: Request) -> Answer:
-    """POST /sessions: check the password and set the session cookie (seed task 11)."""
-    login = app.auth.log_in(request.required("email"), request.required("password"))
-    cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
-    return Answer({"email": login.user.email, "message": "logged in"}, 200, [cookie])
+    """POST /sessions: check the password, set the session cookie (seed task 11) and the device's.
+
+    The device cookie the client sent, if any, gives it its own allowance
+    of failed logins (``devices.py``); a new one replaces it. It outlives
+    the session: logging out leaves it, and its ``Max-Age`` is the server's
+    own limit, ``device_ttl``.
+    """
+    login = app.auth.log_in(
+        request.required("email"),
+        request.required("password"),
+        device=request.cookies.get(DEVICE_COOKIE),
+    )
+    settings = app.settings
+    cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
+    for path in DEVICE_COOKIE_PATHS:  # a cookie has one Path: one for each
+        device = set_cookie(
+            DEVICE_COOKIE,
+            login.device,
+            max_age=settings.device_ttl,
+            path=path,
+            secure=settings.production,
+        )
+        cookies.append(("Set-Cookie", device))
+    return Answer({"email": login.user.email, "message": "logged in"}, 200, cookies)
 
 
 def delete_sessions(app: App, request: Request) -> Answer:

@@ -8,6 +8,7 @@ for them, as Django's ``contrib.auth`` has them:
 - ``passwords``: bcrypt, its cost and its slots, the password policy;
 - ``tokens``: session ids and reset tokens, their digests and their age;
 - ``throttle``: logins and reset requests counted per email;
+- ``devices``: the clients that have logged in, each with its own allowance;
 - ``db``: the users, their tokens and the times those were issued.
 
 When a rule says no, it raises an error with a name (``errors.py``), which
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.db import DB
+from wsgiauth.devices import Devices
 from wsgiauth.errors import (
     Busy,
     EmailTaken,
@@ -63,10 +65,11 @@ def _hash_password(password: str, rounds: int | None = None) -> bytes:
 
 @dataclass(frozen=True)
 class Login:
-    """A successful login: who logged in, and the id of their new session."""
+    """A successful login: who logged in, their new session id and their new device cookie."""
 
     user: User
     session_id: str
+    device: str
 
 
 class Auth:
@@ -88,6 +91,7 @@ class Auth:
         self._clock = clock
         self._passwords = Passwords(self.settings)
         self._throttle = Throttle(self._db, self.settings, clock)
+        self._devices = Devices(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
@@ -112,18 +116,22 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    def log_in(self, email: str, password: str) -> Login:
+    def log_in(self, email: str, password: str, *, device: str | None = None) -> Login:
         """Check the password and start a new session, replacing any other.
 
-        Raises ``InvalidInput`` for a malformed email, ``Busy`` when every
-        bcrypt slot is taken, ``TooManyAttempts`` (before the password is
-        even looked at) past the throttle's limits, and ``WrongPassword``
-        otherwise. A password stored at another bcrypt cost than the
+        ``device`` is the client's device cookie, if it sent one. Raises
+        ``InvalidInput`` for a malformed email, ``Busy`` when every bcrypt
+        slot is taken, ``TooManyAttempts`` (before the password is even
+        looked at) past the limits, and ``WrongPassword`` otherwise. The
+        limits are the account's for a client without a device cookie of
+        this account, and the device's own for a client with one
+        (``devices.py``). A password stored at another bcrypt cost than the
         configured one is hashed again.
 
-        Five statements, in four round trips of the database: the user (a
-        select), the count (an upsert), and after bcrypt the session and
-        its time (one transaction), then the count cleared.
+        Seven statements, in four round trips of the database: the user (a
+        select), the count (an upsert, or the device's update), and after
+        bcrypt the session, its time and the new device (one transaction),
+        then the account's count cleared, for a client that counted there.
         """
         email = emails.normalize_email(email)
         try:
@@ -137,7 +145,15 @@ class Auth:
             raise WrongPassword("wrong email or password") from None
         with self._passwords.slot():  # first: a busy answer costs no attempt
             user = self._find_by_email(email)
-            self._throttle.count_login(email, account=user is not None)
+            # A client with a device cookie of this account counts on that
+            # device; any other client counts on the email, as all share it.
+            trusted = (
+                user is not None
+                and device is not None
+                and self._devices.count_login(user.id, device)
+            )
+            if not trusted:
+                self._throttle.count_login(email, account=user is not None)
             # With no user, matches checks against a dummy hash: an unknown
             # email costs the same bcrypt work as a wrong password.
             if not self._passwords.matches(user.hashed_password if user else None, password):
@@ -146,22 +162,27 @@ class Auth:
             new_hash = None
             if self._passwords.needs_rehash(user.hashed_password):
                 new_hash = self._passwords.hash(password)
-        session_id = tokens.new_token()
-        # The session (and any new hash) is stored only if the password hash
-        # is still the one just checked: a reset that landed while bcrypt ran
-        # has ended every session of the old password, this one included.
+        session_id, new_device = tokens.new_token(), tokens.new_token()
+        # The session, any new hash and the new device are stored only if the
+        # password hash is still the one just checked: a reset that landed
+        # while bcrypt ran has ended every session and device of the old
+        # password, and these would outlive it.
         if not self._db.start_session(
             user.id,
             tokens.digest(session_id),
             self._clock(),
             checked_hash=user.hashed_password,
             new_hash=new_hash,
+            also=lambda connection: self._devices.add(connection, user.id, new_device, device),
         ):
             raise WrongPassword("wrong email or password")
-        self._throttle.clear_login(email)
+        if not trusted:
+            # The account's count, which this client's attempt added to. A
+            # device's own count went with its row, replaced by the new one.
+            self._throttle.clear_login(email)
         if new_hash is not None:
             user.hashed_password = new_hash
-        return Login(user, session_id)
+        return Login(user, session_id, new_device)
 
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
@@ -221,8 +242,8 @@ class Auth:
     def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
-        The reset also ends the user's session and clears their failed
-        logins. With ``email``, the token must be that user's. Raises
+        The reset also ends the user's session and every device cookie,
+        and clears their failed logins. With ``email``, the token must be that user's. Raises
         ``InvalidInput`` for a password that breaks the rules (the token
         stays usable) and ``InvalidToken`` for a token that is unknown,
         expired, already used or someone else's.
@@ -235,7 +256,16 @@ class Auth:
             hashed = self._passwords.hash(password)
         if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
+        self._devices.end(user.id)
         self._throttle.clear_login(user.email)
+
+    def end_devices(self, user_id: int, keep: str | None = None) -> None:
+        """End every device cookie of the user but ``keep`` (the client's own), if given.
+
+        For a change of password: the client that changed it keeps its
+        device, and no other client keeps an allowance of its own.
+        """
+        self._devices.end(user_id, keep)
 
     # --- look-ups -----------------------------------------------------------
 
