@@ -144,11 +144,12 @@ class Server:
     up and blocks the server; ``log()`` returns what it has printed so far.
     """
 
-    def __init__(self, db_url: str, *args: str) -> None:
-        env = {**os.environ, "WSGIAUTH_DATABASE_URL": db_url}
+    def __init__(self, db_url: str, *args: str, env: dict[str, str] | None = None) -> None:
+        """Start ``serve.py args`` on ``db_url``; ``env`` adds to or overrides the environment."""
+        environment = {**os.environ, "WSGIAUTH_DATABASE_URL": db_url, **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "serve.py"), "--port", "0", *args],
-            env=env,
+            env=environment,
             cwd=ROOT,
             stderr=subprocess.PIPE,
             text=True,

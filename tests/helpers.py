@@ -17,6 +17,7 @@ of copying it:
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import email
 import email.policy
@@ -25,7 +26,9 @@ import io
 import json
 import re
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -43,6 +46,7 @@ from wsgiauth.auth import Auth, WrongPassword
 from wsgiauth.db import DB
 from wsgiauth.mail import Outbox
 from wsgiauth.middleware import PAGE_HEADERS
+from wsgiauth.slots import DEFAULT_WAITING
 
 # --- the JSON API, through WebTest --------------------------------------------
 
@@ -523,3 +527,37 @@ class SilentRelay:
         while not self.accepted:
             assert time.monotonic() < deadline, "nobody connected"
             time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
+    """Hold every bcrypt slot of ``auth`` and fill its queue, as that many logins would.
+
+    Each slot is held for a client of its own, and each place in the queue
+    is taken by another: a request from any other client is then refused at
+    once (``slots.FairSlots``).
+    """
+    slots = auth._passwords._slots
+    holders = [f"holder-{n}" for n in range(auth.settings.bcrypt_slots)]
+    for holder in holders:
+        assert slots.acquire(holder)
+    waiters = [f"waiter-{n}" for n in range(DEFAULT_WAITING)]
+    threads = [
+        threading.Thread(target=slots.acquire, args=(waiter,), kwargs={"timeout": 60})
+        for waiter in waiters
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while slots.waiting < len(waiters):
+        assert time.monotonic() < deadline, "the waiters never queued"
+        time.sleep(0.001)
+    try:
+        yield
+    finally:
+        for holder in holders:
+            slots.release(holder)  # the first ones go to the waiters
+        for thread in threads:
+            thread.join(timeout=10)
+        for waiter in waiters:
+            slots.release(waiter)

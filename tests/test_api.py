@@ -183,7 +183,8 @@ def test_every_401_carries_a_www_authenticate_challenge(app, email):
 def test_a_login_normalizes_the_email_and_looks_the_user_up_once(app, auth, monkeypatch):
     register(app)
     normalized, looked_up = [], []
-    real_normalize, real_find = emails.normalize_email, DB.find_user_by
+    real_normalize = emails.normalize_email
+    real_find, real_find_by_email = DB.find_user_by, DB.find_user_by_email
 
     def counting_normalize(email):
         normalized.append(email)
@@ -193,8 +194,13 @@ def test_a_login_normalizes_the_email_and_looks_the_user_up_once(app, auth, monk
         looked_up.append(filters)
         return real_find(self, **filters)
 
+    def counting_find_by_email(self, email):
+        looked_up.append({"email": email})
+        return real_find_by_email(self, email)
+
     monkeypatch.setattr(emails, "normalize_email", counting_normalize)
     monkeypatch.setattr(DB, "find_user_by", counting_find)
+    monkeypatch.setattr(DB, "find_user_by_email", counting_find_by_email)
     res = send(app, "POST", "/sessions", {"email": " Bob@Example.com", "password": PASSWORD})
     assert json_body(res) == {"email": EMAIL, "message": "logged in"}
     assert normalized == [" Bob@Example.com"]

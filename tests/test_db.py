@@ -475,3 +475,11 @@ def test_a_failing_token_lookup_hides_the_digest(tmp_path: Path) -> None:
         assert "secret-digest" not in str(raised.value)
     finally:
         database.dispose()
+
+
+def test_find_user_by_email_is_none_for_nobody(db: DB) -> None:
+    user = db.add_user("a@x.com", "h")
+    found = db.find_user_by_email("a@x.com")
+    assert found is not None and (found.id, found.email) == (user.id, "a@x.com")
+    assert db.find_user_by_email("b@x.com") is None
+    assert db.find_user_by_email("A@X.COM") is None  # Auth normalizes first

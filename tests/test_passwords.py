@@ -7,10 +7,8 @@ SECURITY.md says why each rule is there ("passwords", "common passwords",
 "no email oracle", "a flood of logins").
 """
 
-import contextlib
 import statistics
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -22,6 +20,7 @@ from helpers import (
     FakeClock,
     assert_error,
     emails,
+    every_bcrypt_slot_taken,
     login,
     login_status,
     new_session,
@@ -38,7 +37,7 @@ from helpers import (
 from sqlalchemy import text
 
 from wsgiauth import config
-from wsgiauth.auth import Auth, Busy, InvalidInput, TooManyAttempts, WrongPassword
+from wsgiauth.auth import Busy, InvalidInput, TooManyAttempts, WrongPassword
 from wsgiauth.db import DB
 
 # --- the policy: the same at registration and reset ---------------------------
@@ -207,20 +206,7 @@ def test_after_a_cost_rise_a_wrong_password_takes_what_an_unknown_email_takes(
     assert 0.75 < account / unknown < 1.33
 
 
-# --- bcrypt's slots: busy is a 503 at once, not a queue -----------------------
-
-
-@contextlib.contextmanager
-def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
-    """Hold every bcrypt slot of ``auth``, as that many logins in flight would."""
-    slots = auth._passwords._slots
-    for _ in range(auth.settings.bcrypt_slots):
-        assert slots.acquire(blocking=False)
-    try:
-        yield
-    finally:
-        for _ in range(auth.settings.bcrypt_slots):
-            slots.release()
+# --- bcrypt's slots: past them, a 503 (slots.FairSlots decides who waits) -----
 
 
 def test_bcrypt_work_past_the_slots_is_refused_at_once(db: DB, clock: FakeClock) -> None:
@@ -267,10 +253,7 @@ def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
     register(app)
     session_id = login(app)
     token = reset_token(app)
-    slots = auth._passwords._slots
-    for _ in range(auth.settings.bcrypt_slots):
-        assert slots.acquire(blocking=False)
-    try:
+    with every_bcrypt_slot_taken(auth):
         attempts = [
             ("POST", "/sessions", {"email": EMAIL, "password": PASSWORD}),
             ("POST", "/sessions", {"email": "nobody@example.com", "password": PASSWORD}),
@@ -287,8 +270,5 @@ def test_bcrypt_work_past_the_slots_is_503_with_retry_after(app, auth):
         # What needs no bcrypt is served as usual.
         assert profile_status(app, f"session_id={session_id}") == 200
         assert send(app, "GET", "/").status_int == 200
-    finally:
-        for _ in range(auth.settings.bcrypt_slots):
-            slots.release()
     assert login_status(app, "carol@example.com") == 401  # she was not registered
     assert update_password(app, token, "x").status_int == 200  # the token was not used up

@@ -76,7 +76,8 @@ def get_index(app: App, request: Request) -> Answer:
 
 def post_users(app: App, request: Request) -> Answer:
     """POST /users: create an account (seed task 7)."""
-    user = app.auth.register_user(request.required("email"), request.required("password"))
+    email, password = request.required("email"), request.required("password")
+    user = app.auth.register_user(email, password, client=request.client)
     return Answer({"email": user.email, "message": "user created"})
 
 
@@ -88,22 +89,20 @@ def post_sessions(app: App, request: Request) -> Answer:
     the session: logging out leaves it, and its ``Max-Age`` is the server's
     own limit, ``device_ttl``.
     """
-    login = app.auth.log_in(
-        request.required("email"),
-        request.required("password"),
-        device=request.cookies.get(DEVICE_COOKIE),
-    )
+    email, password = request.required("email"), request.required("password")
+    device = request.cookies.get(DEVICE_COOKIE)
+    login = app.auth.log_in(email, password, client=request.client, device=device)
     settings = app.settings
     cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
     for path in DEVICE_COOKIE_PATHS:  # a cookie has one Path: one for each
-        device = set_cookie(
+        cookie = set_cookie(
             DEVICE_COOKIE,
             login.device,
             max_age=settings.device_ttl,
             path=path,
             secure=settings.production,
         )
-        cookies.append(("Set-Cookie", device))
+        cookies.append(("Set-Cookie", cookie))
     return Answer({"email": login.user.email, "message": "logged in"}, 200, cookies)
 
 
@@ -145,7 +144,7 @@ def put_reset_password(app: App, request: Request) -> Answer:
     """PUT /reset_password: set a new password with a reset token (seed task 19)."""
     email = app.auth.normalize_email(request.required("email"))
     token, password = request.required("reset_token"), request.required("new_password")
-    app.auth.update_password(token, password, email=email)
+    app.auth.update_password(token, password, email=email, client=request.client)
     return Answer({"email": email, "message": "Password updated"})
 
 

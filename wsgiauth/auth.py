@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.db import DB
@@ -102,11 +102,16 @@ class Auth:
 
     # --- registration and login ---------------------------------------------
 
-    def register_user(self, email: str, password: str) -> User:
-        """Create and return a user; ``EmailTaken`` if the email has an account (task 5)."""
+    def register_user(self, email: str, password: str, client: str = "") -> User:
+        """Create and return a user; ``EmailTaken`` if the email has an account (task 5).
+
+        ``client`` is the address of who asks (``REMOTE_ADDR``), for the
+        bcrypt slots (``Passwords.slot``); so it is for every method that
+        runs bcrypt.
+        """
         email = emails.normalize_email(email)
         self._passwords.check_policy(password)
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             hashed = self._passwords.hash(password)
         try:
             return self._db.add_user(email, hashed)
@@ -116,7 +121,9 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    def log_in(self, email: str, password: str, *, device: str | None = None) -> Login:
+    def log_in(
+        self, email: str, password: str, client: str = "", *, device: str | None = None
+    ) -> Login:
         """Check the password and start a new session, replacing any other.
 
         ``device`` is the client's device cookie, if it sent one. Raises
@@ -143,8 +150,8 @@ class Auth:
             # attempt that costs no bcrypt must not bring a lockout closer
             # (SECURITY.md, "password guessing").
             raise WrongPassword("wrong email or password") from None
-        with self._passwords.slot():  # first: a busy answer costs no attempt
-            user = self._find_by_email(email)
+        with self._passwords.slot(client):  # first: a busy answer costs no attempt
+            user = self._db.find_user_by_email(email)
             # A client with a device cookie of this account counts on that
             # device; any other client counts on the email, as all share it.
             trusted = (
@@ -187,7 +194,7 @@ class Auth:
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
         try:
-            user = self._find_by_email(emails.normalize_email(email))
+            user = self._db.find_user_by_email(emails.normalize_email(email))
         except InvalidInput:
             user = None
         return self._passwords.matches(user.hashed_password if user else None, password)
@@ -201,7 +208,7 @@ class Auth:
         password is checked: ``log_in`` is the way in for a person.
         """
         try:
-            user = self._find_by_email(emails.normalize_email(email))
+            user = self._db.find_user_by_email(emails.normalize_email(email))
         except InvalidInput:
             return None
         if user is None:
@@ -234,12 +241,18 @@ class Auth:
 
         The new token replaces any earlier one.
         """
-        user = self._find_by_email(emails.normalize_email(email))
+        user = self._db.find_user_by_email(emails.normalize_email(email))
         if user is None:
             raise UnknownEmail(f"No user with email {email!r}")
         return self._tokens.issue(user.id, "reset")
 
-    def update_password(self, reset_token: str, password: str, email: str | None = None) -> None:
+    def update_password(
+        self,
+        reset_token: str,
+        password: str,
+        email: str | None = None,
+        client: str = "",
+    ) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
         The reset also ends the user's session and every device cookie,
@@ -252,7 +265,7 @@ class Auth:
         user = self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
         if user is None or (email is not None and user.email != emails.normalize_email(email)):
             raise InvalidToken("invalid or expired reset token")
-        with self._passwords.slot():
+        with self._passwords.slot(client):
             hashed = self._passwords.hash(password)
         if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
@@ -266,12 +279,3 @@ class Auth:
         device, and no other client keeps an allowance of its own.
         """
         self._devices.end(user_id, keep)
-
-    # --- look-ups -----------------------------------------------------------
-
-    def _find_by_email(self, email: str) -> User | None:
-        """Return the user with this (normalized) email, or ``None``."""
-        try:
-            return self._db.find_user_by(email=email)
-        except NoResultFound:
-            return None

@@ -142,6 +142,16 @@ class DB:
             raise NoResultFound("No user matches the given filters")
         return user
 
+    def find_user_by_email(self, email: str) -> User | None:
+        """Return the user with this email, or ``None``: the look-up of every login.
+
+        ``find_user_by(email=...)`` is the seed's, and raises when nobody
+        matches; ``Auth`` asks with an email it has normalized, which a
+        column can always hold, and wants ``None``.
+        """
+        with self._sessions() as session:
+            return session.scalars(select(User).where(User.email == email).limit(1)).first()
+
     def update_user(self, user_id: int, **attributes: Any) -> None:
         """Set the given columns of user ``user_id`` and commit.
 

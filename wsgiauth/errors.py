@@ -41,7 +41,7 @@ class TooManyAttempts(Exception):
 
 
 class Busy(Exception):
-    """Every bcrypt slot is taken: the request is refused rather than queued."""
+    """No bcrypt slot for this client now: refused at once, or after a short wait."""
 
     retry_after = 1  # seconds: a bcrypt check takes about a quarter of one
 

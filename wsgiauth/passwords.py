@@ -10,7 +10,6 @@ to as many at once as there are cores.
 
 import contextlib
 import functools
-import threading
 import uuid
 from collections.abc import Iterator
 from importlib import resources
@@ -19,6 +18,7 @@ import bcrypt
 
 from wsgiauth.config import Settings
 from wsgiauth.errors import Busy, InvalidInput
+from wsgiauth.slots import FairSlots, client_key
 
 # bcrypt reads at most 72 bytes of a password; bcrypt 5 raises ValueError on
 # more. Longer passwords are refused rather than silently truncated.
@@ -68,7 +68,7 @@ class Passwords:
     def __init__(self, settings: Settings) -> None:
         """Use the cost, slots and policy of ``settings``."""
         self.settings = settings
-        self._slots = threading.BoundedSemaphore(settings.bcrypt_slots)
+        self._slots = FairSlots(settings.bcrypt_slots)
         # Made now, not at the first unknown email: that login would
         # otherwise take twice as long, and tell.
         self._dummy_hash = self.hash(str(uuid.uuid4())).encode("ascii")
@@ -123,8 +123,8 @@ class Passwords:
         return not hashed.startswith(f"$2b${self.settings.bcrypt_rounds:02d}$")
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the bcrypt slots for the block, or raise ``Busy`` at once.
+    def slot(self, client: str = "") -> Iterator[None]:
+        """Hold a bcrypt slot for the client at this address during the block, or raise ``Busy``.
 
         Each bcrypt check holds a core for a quarter of a second. With more
         checks than cores, they only take turns, and every worker thread
@@ -133,11 +133,14 @@ class Passwords:
         any work: before its login attempt is counted (a 503 costs nobody
         their login budget) and whether or not the email has an account (an
         unknown email does the same dummy check, so a busy answer tells
-        nothing either).
+        nothing either). The slots are shared by client address
+        (``slots.FairSlots``): a client that floods them cannot keep another
+        out, since the next free slot goes to a client holding none.
         """
-        if not self._slots.acquire(blocking=False):
+        key = client_key(client)
+        if not self._slots.acquire(key):
             raise Busy()
         try:
             yield
         finally:
-            self._slots.release()
+            self._slots.release(key)

@@ -56,6 +56,9 @@ class Request:
         self.environ = environ
         self.method: str = environ["REQUEST_METHOD"].upper()
         self.path = _from_wsgi(environ.get("PATH_INFO", "")) or "/"
+        # Who sent it: behind serve.py --trusted-proxy, waitress has put the
+        # address the proxy forwarded here.
+        self.client: str = environ.get("REMOTE_ADDR", "")
         # Content negotiation (parsers.best_match): JSON is our first offer, so
         # it wins every tie, "*/*" and no Accept at all included. Browsers
         # ask for text/html at q=1 and everything else at q=0.8 or less.
@@ -94,7 +97,7 @@ class Request:
         """
         if self._form is None:
             try:
-                self._form = self._read_form()
+                self._form = first_values(self._read_body())
             except HTTPError as error:
                 self._form = error
         if isinstance(self._form, HTTPError):
@@ -108,8 +111,8 @@ class Request:
             raise BadRequest(f"{name} is required")
         return value
 
-    def _read_form(self) -> dict[str, str]:
-        """Read and parse the body as a form, once (see ``form``)."""
+    def _read_body(self) -> list[tuple[str, str]]:
+        """Read the body and parse it as a form, once (see ``form``)."""
         # Both headers are ASCII when they are valid: no re-decoding needed.
         raw_length = self.environ.get("CONTENT_LENGTH") or "0"
         # isdigit() alone would let "²" through: only ASCII digits are a length.
@@ -123,20 +126,18 @@ class Request:
         length = int(digits)
         content_type, params = parse_header_value(self.environ.get("CONTENT_TYPE", ""))
         if not content_type and length == 0:
-            return {}
+            return []
         if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             raise UnsupportedMediaType()
         body = self.environ["wsgi.input"].read(length)
         try:
             if content_type == "multipart/form-data":
-                pairs = parse_multipart(body, params.get("boundary", ""))
-            else:
-                pairs = parse_urlencoded(body)
+                return parse_multipart(body, params.get("boundary", ""))
+            return parse_urlencoded(body)
         except UnicodeDecodeError:
             raise BadRequest("the form is not valid UTF-8") from None
         except MultipartError as error:
             raise BadRequest(str(error)) from None
-        return first_values(pairs)
 
     def form_method(self) -> str:
         """Return the method, or the one a form POST names in ``_method``.
