@@ -126,19 +126,23 @@ class Auth:
     ) -> Login:
         """Check the password and start a new session, replacing any other.
 
-        ``device`` is the client's device cookie, if it sent one. Raises
-        ``InvalidInput`` for a malformed email, ``Busy`` when every bcrypt
-        slot is taken, ``TooManyAttempts`` (before the password is even
-        looked at) past the limits, and ``WrongPassword`` otherwise. The
-        limits are the account's for a client without a device cookie of
-        this account, and the device's own for a client with one
-        (``devices.py``). A password stored at another bcrypt cost than the
-        configured one is hashed again.
+        ``client`` is the address that asks, for the bcrypt slots;
+        ``device`` the device cookie it sent, if any. Raises
+        ``InvalidInput`` for a malformed email, ``Busy`` when no bcrypt
+        slot is free for this client, ``TooManyAttempts`` (before the
+        password is even looked at) past the limits, and ``WrongPassword``
+        otherwise, an empty or over-long password at once. The limits are
+        the account's for a client without a device cookie of this account,
+        and the device's own for a client with one (``devices.py``). A
+        password stored at another bcrypt cost than the configured one is
+        hashed again.
 
         Seven statements, in four round trips of the database: the user (a
-        select), the count (an upsert, or the device's update), and after
-        bcrypt the session, its time and the new device (one transaction),
-        then the account's count cleared, for a client that counted there.
+        select), the count (an upsert), and after bcrypt the session, its
+        time and the new device (one transaction, four statements), then
+        the account's count cleared. With a device cookie of the account,
+        six in three: the count is the device's update, and nothing is
+        cleared after.
         """
         email = emails.normalize_email(email)
         try:

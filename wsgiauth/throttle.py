@@ -10,6 +10,11 @@ Two limits hold for logins: ``login_failure_limit`` attempts within
 ``login_failure_window`` seconds, and ``login_failure_cap`` failures in a
 row across windows (NIST SP 800-63B §5.2.2), which only a success or a
 password reset clears. Reset requests have a limit per window.
+
+The count of an email holds every client but those with a device cookie
+of the account, whose attempts ``devices.py`` counts in their own row of
+``devices``, with the same ``SET`` (``counting``) and the same limits
+(``refuse_past_limits``).
 """
 
 import math
