@@ -15,9 +15,10 @@ For every request, one block on the log::
 
 The request headers are rebuilt from the WSGI ``environ`` (waitress has
 already parsed the bytes, so their case is lost). SQL is shown without its
-parameters, and every secret value — the session id in ``Cookie`` and
-``Set-Cookie``, ``Authorization``, and any query parameter named like a
-password or a token — is replaced by ``<hidden>``. Bodies are never shown.
+parameters, and every secret value — the session id and the device cookie
+in ``Cookie``, every ``Set-Cookie``, ``Authorization``, and any query
+parameter named like a password or a token — is replaced by ``<hidden>``.
+Bodies are never shown.
 
 For development only: ``serve.py`` refuses ``--trace`` in production mode.
 """
@@ -30,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from wsgiauth.api import SESSION_COOKIE
+from wsgiauth.api import DEVICE_COOKIE, SESSION_COOKIE
 from wsgiauth.app import ENDPOINT_KEY
 from wsgiauth.request import StartResponse, WSGIApplication
 
@@ -49,8 +50,8 @@ def printable(text: str) -> str:
 
 
 def mask_cookie_header(value: str) -> str:
-    """Hide the session id in a ``Cookie`` header; keep every other pair."""
-    return re.sub(rf"(\b{SESSION_COOKIE}=)[^;,]*", rf"\g<1>{HIDDEN}", value)
+    """Hide the session id and the device cookie in a ``Cookie`` header; keep every other pair."""
+    return re.sub(rf"(\b(?:{SESSION_COOKIE}|{DEVICE_COOKIE})=)[^;,]*", rf"\g<1>{HIDDEN}", value)
 
 
 def mask_set_cookie(value: str) -> str:
