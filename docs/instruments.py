@@ -372,13 +372,22 @@ def send(app: WSGIApplication, data: bytes) -> Exchange:
 # --- a browser's request ----------------------------------------------------
 
 
+class Body(bytes):
+    """The body of an answer, with the answer's headers in ``headers`` (by name)."""
+
+    headers: dict[str, str]
+
+
 def browse(
     app: WSGIApplication, method: str, target: str, *headers: str, body: bytes = b""
-) -> bytes:
+) -> Body:
     """Send a browser's request through ``app``; print the status and headers; return the body.
 
     ``headers`` are whole lines, such as ``"Accept: text/html"``. The long
-    ``Content-Security-Policy`` is shortened to its first directive.
+    ``Content-Security-Policy`` is shortened to its first directive. The
+    body keeps the headers, to follow a ``Location`` or send a cookie back;
+    of a header sent twice, the first (a login's session cookie, before
+    its device cookie).
     """
     lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1:5000", *headers]
     if body:
@@ -387,9 +396,12 @@ def browse(
     head, _, answer = respond(app, to_environ(data)).partition(b"\r\n\r\n")
     status, *header_lines = head.decode("latin-1").split("\r\n")
     print(status.partition(" ")[2])
+    received = Body(answer)
+    received.headers = {}
     for line in header_lines:
         name, _, value = line.partition(": ")
+        received.headers.setdefault(name, value)
         if name == "Content-Security-Policy":
             value = value.split(";")[0] + "; …"
         print(f"{name}: {value}")
-    return answer
+    return received

@@ -274,6 +274,9 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
+    # Every attribute of each input, by the input's name.
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    button: str = ""
 
 
 class Page(HTMLParser):
@@ -288,6 +291,7 @@ class Page(HTMLParser):
         self.styles: list[str] = []
         self.metas: list[dict[str, str]] = []
         self._in_style = False
+        self._in_button = False
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -298,8 +302,11 @@ class Page(HTMLParser):
             form = self.forms[-1]
             form.fields[values["name"]] = values.get("value", "")
             form.types[values["name"]] = values.get("type", "text")
+            form.inputs[values["name"]] = values
             if "id" in values:
                 form.ids.append(values["id"])
+        elif tag == "button":
+            self._in_button = True
         elif tag == "label":
             self.labels.append(values["for"])
         elif tag == "a":
@@ -311,12 +318,15 @@ class Page(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         self._in_style = self._in_style and tag != "style"
+        self._in_button = self._in_button and tag != "button"
 
     def handle_data(self, data: str) -> None:
         if self._in_style:
             self.styles.append(data)
         else:
             self.text += data
+        if self._in_button:
+            self.forms[-1].button += data
 
     def form(self, action: str, method: str = "post", _method: str = "") -> Form:
         """Return the one form that posts to ``action`` (with this ``_method``)."""

@@ -20,8 +20,10 @@ and the headers on every answer in test_middleware.py.
 import uuid
 
 import pytest
+import webtest
 from helpers import (
     EMAIL,
+    MULTIPART,
     NEW_PASSWORD,
     PASSWORD,
     PASSWORD_72_BYTES,
@@ -33,6 +35,7 @@ from helpers import (
     json_body,
     login,
     login_status,
+    multipart,
     profile_status,
     register,
     reset_token,
@@ -43,6 +46,8 @@ from helpers import (
 )
 
 from wsgiauth import config, emails
+from wsgiauth.app import create_app
+from wsgiauth.auth import Auth
 from wsgiauth.db import DB
 
 # --- GET / --------------------------------------------------------------------
@@ -714,3 +719,275 @@ def test_37_e_acute_is_74_bytes_and_refused_everywhere(app):
     token = reset_token(app)
     assert_error(update_password(app, token, PASSWORD_74_BYTES), 400, "password")
     assert update_password(app, token).status_int == 200
+
+
+# --- the account: PUT /profile/password ---------------------------------------
+#
+# Every change asks for the session and the current password; a wrong one is
+# a 401 counted like a failed login (account.py, SECURITY.md "account changes").
+
+NEW_EMAIL = "robert@example.com"
+NO_SESSIONS = ["", "session_id=", "session_id=nope", f"session_id={uuid.uuid4()}"]
+
+
+def change_password(app, cookie, password=PASSWORD, new_password=NEW_PASSWORD):
+    """PUT /profile/password with this cookie; return the response."""
+    form = {"password": password, "new_password": new_password}
+    return send(app, "PUT", "/profile/password", form, cookie=cookie)
+
+
+def test_change_password_answers_a_new_session_and_ends_the_old_one(app):
+    register(app)
+    old = f"session_id={login(app)}"
+    res = change_password(app, old)
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL, "message": "Password updated"}
+    name, value, attributes = session_cookie(res)
+    assert (name, attributes) == (
+        "session_id",
+        {"max-age": "1209600", "path": "/", "httponly": "", "samesite": "Lax"},
+    )
+    assert UUID4.fullmatch(value) and f"session_id={value}" != old
+    assert profile_status(app, old) == 403
+    assert profile_status(app, f"session_id={value}") == 200
+    assert login_status(app, EMAIL, PASSWORD) == 401
+    assert login_status(app, EMAIL, NEW_PASSWORD) == 200
+
+
+def test_change_password_ends_the_reset_token(app):
+    register(app)
+    token = reset_token(app)
+    assert change_password(app, f"session_id={login(app)}").status_int == 200
+    assert_error(update_password(app, token, "third"), 403, "invalid or expired reset token")
+
+
+@pytest.mark.parametrize("cookie", NO_SESSIONS)
+def test_every_change_without_a_session_is_403(app, cookie):
+    register(app)
+    for method, path, form in [
+        ("PUT", "/profile/password", {"password": PASSWORD, "new_password": NEW_PASSWORD}),
+        ("POST", "/profile/email", {"email": NEW_EMAIL, "password": PASSWORD}),
+        ("PUT", "/profile/email", {"email_token": str(uuid.uuid4())}),
+        ("DELETE", "/profile", {"password": PASSWORD}),
+    ]:
+        assert_error(send(app, method, path, form, cookie=cookie), 403, "not logged in")
+    assert login_status(app) == 200  # nothing changed, nothing counted
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("PUT", "/profile/password", {"password": "WrongPwd", "new_password": NEW_PASSWORD}),
+        ("POST", "/profile/email", {"email": NEW_EMAIL, "password": "WrongPwd"}),
+        ("DELETE", "/profile", {"password": "WrongPwd"}),
+        ("DELETE", "/profile", {"password": PASSWORD_74_BYTES}),
+    ],
+)
+def test_every_change_with_a_wrong_password_is_401_and_changes_nothing(app, method, path, form):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    res = send(app, method, path, form, cookie=cookie)
+    assert_error(res, 401, "wrong password")
+    assert res.headers["WWW-Authenticate"].startswith('Cookie realm="wsgiauth"')
+    assert json_body(send(app, "GET", "/profile", cookie=cookie)) == {"email": EMAIL}
+    assert login_status(app) == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form", "missing"),
+    [
+        ("PUT", "/profile/password", {"new_password": NEW_PASSWORD}, "password"),
+        ("PUT", "/profile/password", {"password": PASSWORD, "new_password": " "}, "new_password"),
+        ("POST", "/profile/email", {"password": PASSWORD}, "email"),
+        ("POST", "/profile/email", {"email": NEW_EMAIL}, "password"),
+        ("PUT", "/profile/email", {}, "email_token"),
+        ("DELETE", "/profile", {"password": ""}, "password"),
+    ],
+)
+def test_every_change_missing_a_field_is_400_naming_it(app, method, path, form, missing):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    assert (
+        assert_error(send(app, method, path, form, cookie=cookie), 400) == f"{missing} is required"
+    )
+
+
+@pytest.mark.parametrize("new_password", [PASSWORD_73_BYTES, PASSWORD_74_BYTES])
+def test_change_password_to_a_password_over_72_bytes_is_400(app, new_password):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    assert_error(change_password(app, cookie, new_password=new_password), 400, "72 bytes")
+    assert profile_status(app, cookie) == 200
+    assert login_status(app) == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("PUT", "/profile/password", {"password": "WrongPwd", "new_password": NEW_PASSWORD}),
+        ("POST", "/profile/email", {"email": NEW_EMAIL, "password": "WrongPwd"}),
+        ("DELETE", "/profile", {"password": "WrongPwd"}),
+    ],
+)
+def test_wrong_passwords_lock_the_account_like_failed_logins(app, method, path, form):
+    # The login throttle's limit, 10 in 15 minutes, for the form and these alike.
+    register(app)
+    cookie = f"session_id={login(app)}"
+    for _ in range(10):
+        assert send(app, method, path, form, cookie=cookie).status_int == 401
+    res = send(app, method, path, {**form, "password": PASSWORD}, cookie=cookie)
+    assert_error(res, 429, "too many attempts")
+    assert int(res.headers["Retry-After"]) == 900
+    assert login_status(app) == 429
+
+
+# --- the account: POST and PUT /profile/email ---------------------------------
+
+
+def email_token(app, cookie, email=NEW_EMAIL, password=PASSWORD):
+    """Ask for a new email; check the answer and return the token."""
+    res = send(app, "POST", "/profile/email", {"email": email, "password": password}, cookie=cookie)
+    assert res.status_int == 200, res.body
+    payload = json_body(res)
+    assert payload == {"email": email.strip().lower(), "email_token": payload["email_token"]}
+    assert UUID4.fullmatch(payload["email_token"])
+    return payload["email_token"]
+
+
+def test_change_email_with_its_token_keeps_the_session(app):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    token = email_token(app, cookie, " Robert@Example.com ")
+    assert json_body(send(app, "GET", "/profile", cookie=cookie)) == {"email": EMAIL}
+    res = send(app, "PUT", "/profile/email", {"email_token": token}, cookie=cookie)
+    assert res.status_int == 200
+    assert json_body(res) == {"email": NEW_EMAIL, "message": "email updated"}
+    assert "Set-Cookie" not in res.headers
+    assert json_body(send(app, "GET", "/profile", cookie=cookie)) == {"email": NEW_EMAIL}
+    assert login_status(app, EMAIL) == 401
+    assert login_status(app, NEW_EMAIL) == 200
+
+
+def test_an_email_token_works_once(app):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    token = email_token(app, cookie)
+    assert (
+        send(app, "PUT", "/profile/email", {"email_token": token}, cookie=cookie).status_int == 200
+    )
+    res = send(app, "PUT", "/profile/email", {"email_token": token}, cookie=cookie)
+    assert_error(res, 403, "invalid or expired email token")
+
+
+def test_an_email_token_works_only_with_the_session_of_who_asked(app):
+    eve_email = "eve@example.com"
+    register(app)
+    register(app, eve_email)
+    bob = f"session_id={login(app)}"
+    eve = f"session_id={login(app, eve_email)}"
+    token = email_token(app, bob)
+    res = send(app, "PUT", "/profile/email", {"email_token": token}, cookie=eve)
+    assert_error(res, 403, "invalid or expired email token")
+    assert json_body(send(app, "GET", "/profile", cookie=eve)) == {"email": eve_email}
+    assert send(app, "PUT", "/profile/email", {"email_token": token}, cookie=bob).status_int == 200
+
+
+def test_an_email_token_lasts_an_hour(make_app, now):
+    app = make_app()
+    register(app)
+    cookie = f"session_id={login(app)}"
+    token = email_token(app, cookie)
+    now[0] = START + 3600
+    res = send(app, "PUT", "/profile/email", {"email_token": token}, cookie=cookie)
+    assert_error(res, 403, "invalid or expired email token")
+    token = email_token(app, cookie)
+    now[0] = START + 2 * 3600 - 1
+    assert (
+        send(app, "PUT", "/profile/email", {"email_token": token}, cookie=cookie).status_int == 200
+    )
+
+
+@pytest.mark.parametrize("email", [EMAIL, "Eve@Example.com "])
+def test_change_email_to_a_taken_email_is_400_as_at_registration(app, email):
+    register(app)
+    register(app, "eve@example.com")
+    res = send(
+        app,
+        "POST",
+        "/profile/email",
+        {"email": email, "password": PASSWORD},
+        cookie=f"session_id={login(app)}",
+    )
+    assert assert_error(res, 400) == "email already registered"
+
+
+@pytest.mark.parametrize(
+    "email", ["bob", "bob@", "bob\x9e@example.com", "a b@example.com", "Bob <bob@example.com>"]
+)
+def test_change_email_to_a_malformed_email_is_400(app, email):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    res = send(app, "POST", "/profile/email", {"email": email, "password": PASSWORD}, cookie=cookie)
+    assert_error(res, 400, "email")
+
+
+@pytest.mark.parametrize("token", ["nope", "0f5f2d5e-8a9b-4c3d-9e1f-2a3b4c5d6e7f", "x" * 300])
+def test_an_email_token_nobody_was_given_is_403(app, token):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    email_token(app, cookie)
+    res = send(app, "PUT", "/profile/email", {"email_token": token}, cookie=cookie)
+    assert_error(res, 403, "invalid or expired email token")
+
+
+# --- the account: DELETE /profile -----------------------------------------------
+
+
+def test_delete_account_expires_the_cookie_and_frees_the_email(app):
+    register(app)
+    cookie = f"session_id={login(app)}"
+    res = send(app, "DELETE", "/profile", {"password": PASSWORD}, cookie=cookie)
+    assert res.status_int == 200
+    assert json_body(res) == {"email": EMAIL, "message": "account deleted"}
+    assert res.headers["Set-Cookie"] == "session_id=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+    assert profile_status(app, cookie) == 403
+    assert login_status(app) == 401
+    register(app, EMAIL, "a new password")
+    assert login_status(app, EMAIL, "a new password") == 200
+
+
+def test_delete_account_takes_the_password_from_multipart_too(app):
+    register(app)
+    res = send(
+        app,
+        "DELETE",
+        "/profile",
+        body=multipart(("password", PASSWORD)),
+        content_type=MULTIPART,
+        cookie=f"session_id={login(app)}",
+    )
+    assert json_body(res) == {"email": EMAIL, "message": "account deleted"}
+
+
+def test_the_account_s_changes_take_a_bcrypt_slot_in_the_client_s_name(db, monkeypatch):
+    # As a login does (tests/test_slots.py): a client flooding the changes
+    # cannot keep another client's logins out of the bcrypt slots.
+    auth = Auth(db)
+    app = webtest.TestApp(create_app(auth), lint=True, extra_environ={"REMOTE_ADDR": "192.0.2.7"})
+    register(app)
+    cookie = f"session_id={login(app)}"
+    asked: list[str] = []
+    acquire = auth._passwords._slots.acquire
+
+    def acquire_noting(client: str) -> bool:
+        asked.append(client)
+        return acquire(client)
+
+    monkeypatch.setattr(auth._passwords._slots, "acquire", acquire_noting)
+    assert change_password(app, cookie).status_int == 200
+    cookie = f"session_id={login(app, password=NEW_PASSWORD)}"  # a slot too
+    form = {"email": NEW_EMAIL, "password": NEW_PASSWORD}
+    assert send(app, "POST", "/profile/email", form, cookie=cookie).status_int == 200
+    form = {"password": NEW_PASSWORD}
+    assert send(app, "DELETE", "/profile", form, cookie=cookie).status_int == 200
+    assert asked == ["192.0.2.7"] * 4

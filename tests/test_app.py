@@ -73,7 +73,9 @@ ROUTES = {
     "/": {"GET", "HEAD", "OPTIONS"},
     "/users": {"POST", "OPTIONS"},
     "/sessions": {"POST", "DELETE", "OPTIONS"},
-    "/profile": {"GET", "HEAD", "OPTIONS"},
+    "/profile": {"GET", "DELETE", "HEAD", "OPTIONS"},
+    "/profile/password": {"PUT", "OPTIONS"},
+    "/profile/email": {"POST", "PUT", "OPTIONS"},
     "/reset_password": {"POST", "PUT", "OPTIONS"},
 }
 
@@ -112,7 +114,11 @@ def test_unknown_path_is_404(app, method, path):
         ("POST", "/"),
         ("DELETE", "/"),
         ("POST", "/profile"),
-        ("DELETE", "/profile"),
+        ("PUT", "/profile"),
+        ("GET", "/profile/password"),
+        ("POST", "/profile/password"),
+        ("GET", "/profile/email"),
+        ("DELETE", "/profile/email"),
         ("GET", "/reset_password"),
         ("DELETE", "/reset_password"),
     ],
@@ -189,6 +195,20 @@ def json_requests(app: webtest.TestApp) -> list[tuple[str, str, dict[str, str] |
         ("GET", "/sessions", None, ""),
         ("GET", "/profile", None, cookie),
         ("GET", "/profile", None, ""),
+        ("GET", "/users", None, ""),
+        ("GET", "/profile/password", None, cookie),
+        ("GET", "/profile/email", None, cookie),
+        ("POST", "/profile", {"_method": "DELETE", "password": "wrong"}, cookie),
+        (
+            "POST",
+            "/profile/password",
+            {"_method": "PUT", "password": "x", "new_password": "y"},
+            cookie,
+        ),
+        ("PUT", "/profile/password", {"password": "wrong", "new_password": "y"}, cookie),
+        ("POST", "/profile/email", {"email": "new@example.com", "password": "wrong"}, cookie),
+        ("PUT", "/profile/email", {"email_token": "x"}, cookie),
+        ("DELETE", "/profile", {"password": "wrong"}, cookie),
         ("GET", "/reset_password", None, ""),
         ("POST", "/reset_password", {"email": "nobody@example.com"}, ""),
         ("POST", "/reset_password", {"email": EMAIL, "_method": "PUT"}, ""),
@@ -199,7 +219,9 @@ def json_requests(app: webtest.TestApp) -> list[tuple[str, str, dict[str, str] |
     ]
 
 
-def test_every_json_client_gets_the_same_answer(app):
+def test_every_json_client_gets_the_same_answer(make_app):
+    # Each wrong password is counted as a failed login: room for all of them.
+    app = make_app(login_failure_limit=1000)
     requests = json_requests(app)
     for method, path, form, cookie in requests:
         answers = []
@@ -231,11 +253,23 @@ def test_every_json_client_gets_the_same_answer(app):
         ("GET", "/reset_password", True),
         ("GET", "/profile", True),
         ("PUT", "/reset_password", True),
+        ("GET", "/users", True),
+        ("DELETE", "/profile", True),
+        ("GET", "/profile/password", True),
+        ("PUT", "/profile/password", True),
+        ("GET", "/profile/email", True),
+        ("POST", "/profile/email", True),
+        ("PUT", "/profile/email", True),
+        # A path no route knows: a browser gets the 404 page, curl the JSON 404.
+        ("GET", "/nowhere", True),
+        ("POST", "/nowhere", True),
         # The same answer for every Accept: no Vary.
         ("OPTIONS", "/sessions", False),
-        ("GET", "/nowhere", False),
-        ("GET", "/users", False),
         ("PATCH", "/sessions", False),
+        ("PUT", "/users", False),
+        ("POST", "/profile", False),
+        ("DELETE", "/profile/email", False),
+        ("GET", "/health", False),
     ],
 )
 def test_vary_accept_where_a_page_could_answer(app, method, path, vary):
@@ -244,6 +278,47 @@ def test_vary_accept_where_a_page_could_answer(app, method, path, vary):
     assert res.headers.getall("Vary") == (["Accept"] if vary else [])
     assert res.content_type == (None if method == "OPTIONS" else "application/json")
     assert "Content-Security-Policy" not in res.headers
+
+
+# Where a page now answers a browser, a JSON client's answer is what it was
+# before the page existed, byte for byte, with Vary: Accept added (RFC 9110
+# §12.5.5: the URL now answers according to Accept).
+JSON_ANSWERS_WHERE_PAGES_ARE = [
+    (
+        "GET",
+        "/users",
+        "405 Method Not Allowed",
+        [("Allow", "POST, OPTIONS")],
+        b'{"message": "method not allowed; use POST, OPTIONS"}\n',
+    ),
+    (
+        "GET",
+        "/sessions",
+        "405 Method Not Allowed",
+        [("Allow", "POST, DELETE, OPTIONS")],
+        b'{"message": "method not allowed; use POST, DELETE, OPTIONS"}\n',
+    ),
+    ("GET", "/nowhere", "404 Not Found", [], b'{"message": "no such path: /nowhere"}\n'),
+    ("GET", "/login", "404 Not Found", [], b'{"message": "no such path: /login"}\n'),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "extra", "body"), JSON_ANSWERS_WHERE_PAGES_ARE
+)
+def test_json_clients_keep_their_answers_where_pages_now_answer(
+    app, method, path, status, extra, body
+):
+    res = send(app, method, path)
+    assert (res.status, res.body) == (status, body)
+    assert without_date(res) == [
+        ("Content-Type", "application/json"),
+        *extra,
+        ("Vary", "Accept"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
 
 
 def test_get_reset_password_stays_405_for_json_clients(app):

@@ -22,6 +22,7 @@ from helpers import (
     EMAIL,
     NEW_PASSWORD,
     PASSWORD,
+    UUID4,
     Mailbox,
     Page,
     browse,
@@ -45,26 +46,27 @@ def test_register_redirects_to_a_page_inviting_to_log_in(app):
     form = Page(browse(app, "GET", "/").text).form("/users")
     res = submit(app, form, {"email": EMAIL, "password": PASSWORD})
     assert res.status == "303 See Other"
-    assert res.headers["Location"] == "/sessions?done=registered"
+    assert res.headers["Location"] == "/sessions?done=registered&email=bob%40example.com"
     assert "Set-Cookie" not in res.headers
     page = page_of(browse(app, "GET", res.headers["Location"]), 200)
     assert "Your account is ready. Log in with it." in page.text
-    page.form("/sessions")
+    # The login form comes filled in with the email just registered.
+    assert page.form("/sessions").fields == {"email": EMAIL, "password": ""}
 
 
 @pytest.mark.parametrize(
     ("typed", "status", "words"),
     [
-        ({"email": EMAIL, "password": "other"}, 400, "email already registered"),
-        ({"email": "not-an-email", "password": "x"}, 400, "email"),
-        ({"email": EMAIL, "password": ""}, 400, "password is required"),
+        ({"email": EMAIL, "password": "other"}, 400, "Email already registered."),
+        ({"email": "not-an-email", "password": "x"}, 400, "Email must look like name@domain."),
+        ({"email": EMAIL, "password": ""}, 400, "Password is required."),
     ],
 )
 def test_a_failed_registration_shows_the_form_again(app, typed, status, words):
     register(app)
     res = submit(app, Page(browse(app, "GET", "/").text).form("/users"), typed)
     page = page_of(res, status)
-    assert f"{status} Bad Request:" in page.text and words in page.text
+    assert words in page.text and "400" not in page.text
     assert page.form("/users").fields["email"] == typed["email"]
     assert page.form("/users").fields["password"] == ""  # a password is never sent back
 
@@ -90,7 +92,7 @@ def test_a_wrong_password_shows_the_login_form_with_401_and_its_challenge(app):
     form = Page(browse(app, "GET", "/").text).form("/sessions")
     res = submit(app, form, {"email": EMAIL, "password": "WrongPwd"})
     page = page_of(res, 401)
-    assert "401 Unauthorized: wrong email or password" in page.text
+    assert "Wrong email or password." in page.text and "401" not in page.text
     assert res.headers["WWW-Authenticate"].startswith('Cookie realm="wsgiauth"')
     assert page.form("/sessions").fields == {"email": EMAIL, "password": ""}
     assert "Set-Cookie" not in res.headers
@@ -103,14 +105,14 @@ def test_too_many_logins_show_429_with_retry_after(app):
         assert submit(app, form, {"email": EMAIL, "password": "WrongPwd"}).status_int == 401
     res = submit(app, form, {"email": EMAIL, "password": PASSWORD})
     page = page_of(res, 429)
-    assert "429 Too Many Requests: too many attempts" in page.text
-    assert 1 <= int(res.headers["Retry-After"]) <= 900
+    assert "Too many attempts. Try again in 15 minutes." in page.text
+    assert int(res.headers["Retry-After"]) == 900
 
 
 def test_a_body_too_large_is_shown_on_the_page(app):
     res = browse(app, "POST", "/sessions", {"email": EMAIL, "password": "x" * 70000})
     page = page_of(res, 413)
-    assert "request body over 65536 bytes" in page.text
+    assert "Request body over 65536 bytes." in page.text
     assert page.form("/sessions").fields == {"email": "", "password": ""}
 
 
@@ -121,7 +123,7 @@ def test_profile_without_a_session_shows_nobody_and_the_login_form(app):
     register(app)
     for cookie in ["", "session_id=nope", f"session_id={uuid.uuid4()}"]:
         page = page_of(browse(app, "GET", "/profile", cookie=cookie), 403)
-        assert "nobody is logged in" in page.text
+        assert "Nobody is logged in." in page.text
         assert EMAIL not in page.text
         page.form("/sessions")
 
@@ -132,9 +134,12 @@ def test_logout_form_ends_the_session_and_goes_home(app):
     page = Page(browse(app, "GET", "/profile", cookie=cookie).text)
     res = submit(app, page.form("/sessions", _method="DELETE"), {}, cookie)
     assert res.status == "303 See Other"
-    assert res.headers["Location"] == "/"
+    assert res.headers["Location"] == "/?done=logged_out"
     assert res.headers["Set-Cookie"] == "session_id=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
     assert browse(app, "GET", "/profile", cookie=cookie).status_int == 403
+    home = page_of(browse(app, "GET", res.headers["Location"]), 200)
+    assert "You are logged out." in home.text
+    home.form("/users")
 
 
 def test_logout_without_a_session_is_403_with_the_login_form(app):
@@ -169,14 +174,14 @@ def test_reset_in_development_from_request_to_new_login(app):
     log_in(app, password=NEW_PASSWORD)
     # The token worked once.
     res = submit(app, new, {"new_password": "again"})
-    assert "403 Forbidden: invalid or expired reset token" in page_of(res, 403).text
+    assert "Invalid or expired reset token." in page_of(res, 403).text
 
 
 def test_reset_for_an_unknown_email_is_403_in_development(app):
     form = Page(browse(app, "GET", "/reset_password").text).form("/reset_password")
     res = submit(app, form, {"email": "nobody@example.com"})
     page = page_of(res, 403)
-    assert "403 Forbidden: no account with this email" in page.text
+    assert "No account with this email." in page.text
     assert page.form("/reset_password").fields["email"] == "nobody@example.com"
 
 
@@ -243,3 +248,281 @@ def test_production_mails_a_link_that_opens_the_new_password_form(db, mailbox):
     res = submit(app, new.form("/reset_password", _method="PUT"), {"new_password": NEW_PASSWORD})
     assert res.status_int == 303
     log_in(app, password=NEW_PASSWORD)
+
+
+# --- who is logged in: the home page, the footer, the logout ------------------
+
+
+def footer_links(page: Page) -> list[str]:
+    """The links of the footer: the last ones of the page."""
+    return page.links[-3:]
+
+
+def test_the_home_page_says_who_is_logged_in_and_leads_to_the_profile_and_out(app):
+    register(app)
+    assert footer_links(page_of(browse(app, "GET", "/"), 200)) == [
+        "/",
+        "/sessions",
+        "/reset_password",
+    ]
+    cookie = log_in(app)
+    page = page_of(browse(app, "GET", "/", cookie=cookie), 200)
+    assert f"You are logged in as {EMAIL}." in page.text
+    assert "/profile" in page.links
+    assert page.form("/sessions", _method="DELETE").button == "Log out"
+    assert [form.action for form in page.forms] == ["/sessions"]  # no registration, no login
+    assert footer_links(page) == ["/", "/profile", "/sessions"]
+    assert "Your profile" in page.text and "Forgot your password?" not in page.text
+
+
+def test_the_footer_s_log_out_leads_to_a_page_with_the_logout_button(app):
+    register(app)
+    cookie = log_in(app)
+    page = page_of(browse(app, "GET", "/sessions", cookie=cookie), 200)
+    assert f"You are logged in as {EMAIL}." in page.text
+    res = submit(app, page.form("/sessions", _method="DELETE"), {}, cookie)
+    assert res.headers["Location"] == "/?done=logged_out"
+    # And the login form, for another account.
+    page.form("/sessions")
+
+
+# --- the profile: its three forms ---------------------------------------------
+
+
+def test_the_profile_offers_each_change_as_a_form_with_its_button(app):
+    register(app)
+    page = page_of(browse(app, "GET", "/profile", cookie=log_in(app)), 200)
+    password = page.form("/profile/password", _method="PUT")
+    email = page.form("/profile/email")
+    delete = page.form("/profile", _method="DELETE")
+    assert (password.button, email.button, delete.button) == (
+        "Change the password",
+        "Change the email",
+        "Delete the account",
+    )
+    assert password.types == {
+        "_method": "hidden",
+        "password": "password",
+        "new_password": "password",
+    }
+    assert email.types == {"email": "email", "password": "password"}
+    assert delete.types == {"_method": "hidden", "password": "password"}
+    assert "It cannot be undone." in page.text
+
+
+def test_change_the_password_from_the_profile(app):
+    register(app)
+    cookie = log_in(app)
+    form = Page(browse(app, "GET", "/profile", cookie=cookie).text).form(
+        "/profile/password", _method="PUT"
+    )
+    res = submit(app, form, {"password": PASSWORD, "new_password": NEW_PASSWORD}, cookie)
+    assert (res.status_int, res.headers["Location"]) == (303, "/profile?done=password_changed")
+    new_cookie = f"session_id={session_of(res)}"
+    assert new_cookie != cookie
+    page = page_of(browse(app, "GET", res.headers["Location"], cookie=new_cookie), 200)
+    assert "Your password is changed." in page.text
+    assert browse(app, "GET", "/profile", cookie=cookie).status_int == 403
+    log_in(app, password=NEW_PASSWORD)
+
+
+def test_a_wrong_current_password_shows_the_password_page_with_401(app):
+    register(app)
+    cookie = log_in(app)
+    form = Page(browse(app, "GET", "/profile/password", cookie=cookie).text).form(
+        "/profile/password", _method="PUT"
+    )
+    res = submit(app, form, {"password": "WrongPwd", "new_password": NEW_PASSWORD}, cookie)
+    page = page_of(res, 401)
+    assert "Wrong password." in page.text
+    assert page.form("/profile/password", _method="PUT").fields["password"] == ""
+    assert browse(app, "GET", "/profile", cookie=cookie).status_int == 200
+
+
+def test_change_the_email_in_development_the_token_comes_filled_in(app):
+    register(app)
+    cookie = log_in(app)
+    form = Page(browse(app, "GET", "/profile", cookie=cookie).text).form("/profile/email")
+    res = submit(app, form, {"email": "Robert@Example.com", "password": PASSWORD}, cookie)
+    assert res.status_int == 303
+    assert res.headers["Location"].startswith("/profile/email?done=email_token_shown&email_token=")
+    page = page_of(browse(app, "GET", res.headers["Location"], cookie=cookie), 200)
+    assert "Development mode" in page.text
+    confirm = page.form("/profile/email", _method="PUT")
+    assert UUID4.fullmatch(confirm.fields["email_token"])
+    res = submit(app, confirm, {}, cookie)
+    assert (res.status_int, res.headers["Location"]) == (303, "/profile?done=email_changed")
+    page = page_of(browse(app, "GET", res.headers["Location"], cookie=cookie), 200)
+    assert "Your email is changed." in page.text
+    assert "You are logged in as robert@example.com." in page.text
+
+
+def test_a_token_that_does_not_work_shows_the_confirmation_again_with_403(app):
+    register(app)
+    cookie = log_in(app)
+    confirm = Page(browse(app, "GET", "/profile/email", cookie=cookie).text).form(
+        "/profile/email", _method="PUT"
+    )
+    res = submit(app, confirm, {"email_token": "pasted wrong"}, cookie)
+    page = page_of(res, 403)
+    assert "Invalid or expired email token." in page.text
+    assert page.form("/profile/email", _method="PUT").fields["email_token"] == "pasted wrong"
+
+
+def test_a_taken_email_shows_the_email_page_with_the_email_typed(app):
+    register(app)
+    register(app, "eve@example.com")
+    cookie = log_in(app)
+    form = Page(browse(app, "GET", "/profile", cookie=cookie).text).form("/profile/email")
+    page = page_of(
+        submit(app, form, {"email": "eve@example.com", "password": PASSWORD}, cookie), 400
+    )
+    assert "Email already registered." in page.text
+    assert page.form("/profile/email").fields == {"email": "eve@example.com", "password": ""}
+
+
+def test_delete_the_account_from_the_profile(app):
+    register(app)
+    cookie = log_in(app)
+    form = Page(browse(app, "GET", "/profile", cookie=cookie).text).form(
+        "/profile", _method="DELETE"
+    )
+    res = submit(app, form, {"password": PASSWORD}, cookie)
+    assert (res.status_int, res.headers["Location"]) == (303, "/?done=account_deleted")
+    assert res.headers["Set-Cookie"] == "session_id=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+    page = page_of(browse(app, "GET", res.headers["Location"]), 200)
+    assert "Your account is deleted." in page.text
+    page.form("/users")
+    assert browse(app, "GET", "/profile", cookie=cookie).status_int == 403
+
+
+def test_a_wrong_password_deletes_nothing_and_says_so_above_the_delete_form(app):
+    register(app)
+    cookie = log_in(app)
+    form = Page(browse(app, "GET", "/profile", cookie=cookie).text).form(
+        "/profile", _method="DELETE"
+    )
+    res = submit(app, form, {"password": "WrongPwd"}, cookie)
+    html = page_of(res, 401) and res.text
+    delete_section = html[html.index("<h2>Delete the account</h2>") :]
+    assert "Wrong password." in delete_section
+    assert "Wrong password." not in html[: html.index("<h2>Delete the account</h2>")]
+    assert browse(app, "GET", "/profile", cookie=cookie).status_int == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("GET", "/profile/password", None),
+        ("GET", "/profile/email", None),
+        ("POST", "/profile/password", {"_method": "PUT", "password": "x", "new_password": "y"}),
+        ("POST", "/profile/email", {"email": "a@b.c", "password": "x"}),
+        ("POST", "/profile/email", {"_method": "PUT", "email_token": "x"}),
+        ("POST", "/profile", {"_method": "DELETE", "password": "x"}),
+    ],
+)
+def test_the_account_pages_without_a_session_are_403_with_the_login_form(app, method, path, form):
+    res = browse(app, method, path, form, cookie="session_id=nope")
+    page = page_of(res, 403)
+    assert "Nobody is logged in." in page.text
+    page.form("/sessions")
+
+
+# --- every URL a person can reach is a page ------------------------------------
+
+
+def reachable(app: webtest.TestApp, cookie: str) -> set[str]:
+    """Follow every link and form action from the home page with GET; return the URLs seen.
+
+    Each must answer a page, whatever its status: never JSON.
+    """
+    seen: set[str] = set()
+    todo = ["/"]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        res = browse(app, "GET", url, cookie=cookie)
+        assert res.content_type == "text/html", (url, res.status, res.text)
+        page = Page(res.text)
+        todo += [
+            target for target in page.links + [f.action for f in page.forms] if target[0] == "/"
+        ]
+    return seen
+
+
+def test_every_link_and_form_action_answers_a_page(app):
+    register(app)
+    logged_out = reachable(app, "")
+    logged_in = reachable(app, log_in(app))
+    assert logged_out == {"/", "/users", "/sessions", "/reset_password"}
+    assert {"/profile/password", "/profile/email", "/profile"} <= logged_in
+
+
+@pytest.mark.parametrize("path", ["/login", "/nowhere", "/profile/x", "/users/", "/index.html"])
+def test_an_unknown_path_is_an_html_404_page(app, path):
+    page = page_of(browse(app, "GET", path), 404)
+    assert "There is no page at this address." in page.text
+    assert "/" in page.links
+    assert path not in page.text
+
+
+def test_a_failed_registration_leaves_users_in_the_bar_where_enter_shows_the_form(app):
+    register(app)
+    page = page_of(browse(app, "GET", "/users"), 200)
+    res = submit(app, page.form("/users"), {"email": EMAIL, "password": "x"})
+    assert page_of(res, 400).form("/users").fields["email"] == EMAIL
+    page_of(browse(app, "GET", "/users"), 200).form("/users")
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "status"),
+    [
+        ("/sessions", {"email": EMAIL, "password": "WrongPwd"}, 401),
+        ("/sessions", {"email": "nope", "password": "x"}, 400),
+        ("/users", {"email": EMAIL, "password": "x"}, 400),
+        ("/reset_password", {"email": "nobody@example.com"}, 403),
+        ("/sessions", {"_method": "DELETE"}, 403),
+    ],
+)
+def test_error_messages_are_sentences_without_status_codes(app, path, form, status):
+    register(app)
+    res = browse(app, "POST", path, form)
+    assert res.status_int == status
+    (problem,) = re.findall(r'<p class="error" role="alert">([^<]*)</p>', res.text)
+    assert problem[0].isupper() and problem.endswith(".")
+    assert not re.search(r"\d{3}|Unauthorized|Forbidden|Bad Request", problem), problem
+
+
+def test_production_mails_a_link_that_fills_the_email_token_in(db, mailbox):
+    box, port = mailbox
+    settings = config.load(
+        {
+            "WSGIAUTH_SMTP_HOST": "127.0.0.1",
+            "WSGIAUTH_SMTP_PORT": str(port),
+            "WSGIAUTH_MAIL_FROM": "no-reply@auth.example.com",
+            "WSGIAUTH_PUBLIC_URL": "https://auth.example.com/",
+            "WSGIAUTH_BCRYPT_ROUNDS": "4",
+        },
+        production=True,
+    )
+    outbox = Outbox(settings)
+    app = webtest.TestApp(create_app(Auth(db, settings=settings), outbox), lint=True)
+    register(app, password="long enough")
+    cookie = log_in(app, password="long enough")
+    form = Page(browse(app, "GET", "/profile", cookie=cookie).text).form("/profile/email")
+    res = submit(app, form, {"email": "robert@example.com", "password": "long enough"}, cookie)
+    assert res.headers["Location"] == "/profile/email?done=email_token_mailed"
+    page = page_of(browse(app, "GET", res.headers["Location"], cookie=cookie), 200)
+    assert "We have mailed a token to the new email." in page.text
+    assert outbox.close() == 0
+    (message,) = [m for _, rcpt, m in box.envelopes if rcpt == ["robert@example.com"]]
+    (link,) = re.findall(r"https?://\S+", message.get_content())
+    assert link.startswith("https://auth.example.com/profile/email?email_token=")
+    page = page_of(
+        browse(app, "GET", link.removeprefix("https://auth.example.com"), cookie=cookie), 200
+    )
+    res = submit(app, page.form("/profile/email", _method="PUT"), {}, cookie)
+    assert res.headers["Location"] == "/profile?done=email_changed"
+    assert "robert@example.com" in page_of(browse(app, "GET", "/profile", cookie=cookie), 200).text

@@ -1,7 +1,8 @@
 """The pages in a real browser: Debian's Chromium, driven by Playwright, JavaScript off.
 
 One test goes through every flow a person has, on a real ``serve.py``, the
-way a person would: typing into the forms and pressing their buttons. On the
+way a person would: typing into the forms and pressing their buttons, from
+registering to changing the password and the email and deleting the account. On the
 way it checks what only a browser can tell: the session cookie as the
 browser stored it (``HttpOnly``, ``SameSite=Lax``), that a page of another
 site cannot log the victim out nor log them in to another account, and that
@@ -51,6 +52,8 @@ TIMEOUT_MS = 15_000
 EMAIL = "bob@example.com"
 PASSWORD = "MyPwdOfBob"
 NEW_PASSWORD = "t4rt1fl3tt3"
+THIRD_PASSWORD = "b3tt3r-0n3"
+NEW_EMAIL = "robert@example.com"
 ATTACKER_EMAIL = "eve@example.com"
 ATTACKER_PASSWORD = "EvesPwd"
 
@@ -196,15 +199,17 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         me.fill("Email", EMAIL, "/users")
         me.fill("Password", PASSWORD, "/users")
         assert me.press("Create the account") == 200
-        assert me.path() == "/sessions?done=registered"
+        assert me.path() == "/sessions?done=registered&email=bob%40example.com"
         assert "Your account is ready. Log in with it." in me.text()
+        # The login form comes filled in with the email just registered.
+        assert me.page.get_by_label("Email", exact=True).input_value() == EMAIL
         me.shoot("registered")
 
         # A wrong password: the login form again, with the 401.
-        me.fill("Email", EMAIL)
         me.fill("Password", "WrongPwd")
         assert me.press("Log in") == 401
-        assert "401 Unauthorized: wrong email or password" in me.text()
+        assert "Wrong email or password." in me.text()
+        assert "401" not in me.text()
         assert me.page.get_by_label("Email", exact=True).input_value() == EMAIL
         assert session_cookie(browser) is None
         me.shoot("login-failed")
@@ -246,13 +251,20 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         assert f"You are logged in as {EMAIL}." in me.text()
         assert ATTACKER_EMAIL not in me.text()
 
-        # Logout: 303 home, the cookie gone, the profile shows nobody.
+        # Home, logged in: who it is, the way to the profile and out.
+        assert me.go("/") == 200
+        assert f"You are logged in as {EMAIL}." in me.text()
+        assert "Create an account" not in me.text()
+        me.shoot("home-logged-in")
+
+        # Logout: 303 home with a notice, the cookie gone, the profile shows nobody.
         assert me.press("Log out") == 200
-        assert me.path() == "/"
+        assert me.path() == "/?done=logged_out"
+        assert "You are logged out." in me.text()
         assert session_cookie(browser) is None
         assert device_cookies(browser) == devices  # a device cookie outlives the session
         assert me.go("/profile") == 403
-        assert "nobody is logged in" in me.text()
+        assert "Nobody is logged in." in me.text()
         assert EMAIL not in me.text()
         me.shoot("profile-nobody")
 
@@ -288,6 +300,53 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         assert me.press("Log in") == 200
         assert f"You are logged in as {EMAIL}." in me.text()
 
+        # The account's changes, on the profile page. The browser keeps an
+        # empty required field from being sent at all.
+        me.page.get_by_role("button", name="Delete the account").click()
+        assert me.path() == "/profile"
+        assert me.page.locator("#delete-password:invalid").count() == 1
+
+        # A new password: the answer's new session replaces the old one.
+        old_cookie = session_cookie(browser)
+        me.fill("Current password", NEW_PASSWORD, "/profile/password")
+        me.fill("New password", THIRD_PASSWORD, "/profile/password")
+        assert me.press("Change the password") == 200
+        assert me.path() == "/profile?done=password_changed"
+        assert "Your password is changed." in me.text()
+        cookie = session_cookie(browser)
+        assert cookie is not None and old_cookie is not None
+        assert cookie["value"] != old_cookie["value"]
+        me.shoot("password-changed")
+
+        # A new email: in development the token comes filled in.
+        me.fill("New email", NEW_EMAIL, "/profile/email")
+        me.fill("Password", THIRD_PASSWORD, "/profile/email")
+        assert me.press("Change the email") == 200
+        assert me.path().startswith("/profile/email?done=email_token_shown&email_token=")
+        email_token = me.page.get_by_label("Email token").input_value()
+        me.shoot("email-token")
+        assert me.press("Confirm the new email") == 200
+        assert me.path() == "/profile?done=email_changed"
+        assert f"You are logged in as {NEW_EMAIL}." in me.text()
+
+        # Deleting the account: a wrong password first, then the right one.
+        me.fill("Password", "WrongPwd", "/profile")
+        assert me.press("Delete the account") == 401
+        assert "Wrong password." in me.text()
+        assert "It cannot be undone." in me.text()
+        me.shoot("delete-refused")
+        me.fill("Password", THIRD_PASSWORD, "/profile")
+        assert me.press("Delete the account") == 200
+        assert me.path() == "/?done=account_deleted"
+        assert "Your account is deleted." in me.text()
+        assert session_cookie(browser) is None
+        assert "Create an account" in me.text()
+
+        # A URL nobody links to is a page too.
+        assert me.go("/login") == 404
+        assert "There is no page at this address." in me.text()
+        me.shoot("not-found")
+
         # Nothing was loaded from anywhere else, and the browser found
         # nothing to refuse (a style the policy does not allow is logged).
         assert all(url.startswith(server.url + "/") for url in me.requests), me.requests
@@ -296,5 +355,6 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
     # The server's log: the page's requests, and never a secret.
     assert re.search(r"POST /sessions 401", log)
     assert re.search(r"POST /sessions 403", log)
-    for secret in (PASSWORD, NEW_PASSWORD, ATTACKER_PASSWORD, cookie["value"]):
+    for secret in (PASSWORD, NEW_PASSWORD, THIRD_PASSWORD, ATTACKER_PASSWORD, email_token):
         assert secret not in log
+    assert cookie["value"] not in log and old_cookie["value"] not in log

@@ -161,8 +161,13 @@ def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
     with closing(sqlite3.connect(path)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
         # The seed's users, and beside it the tables that keep time and counts.
-        names = sorted(name for (name,) in tables)
-        assert names == ["attempts", "devices", "token_times", "users"]
+        assert sorted(name for (name,) in tables) == [
+            "attempts",
+            "devices",
+            "email_changes",
+            "token_times",
+            "users",
+        ]
         columns = [row[1] for row in connection.execute("PRAGMA table_info(users)")]
         assert columns == ["id", "email", "hashed_password", "session_id", "reset_token"]
 
@@ -341,6 +346,26 @@ def test_reset_password_is_a_compare_and_set(db: DB, raw: sqlalchemy.Connection)
     assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
     assert db.reset_password(user.id, "reset-digest", "third-hash") is False
     assert rows(raw) == [(user.id, "a@x.com", "new-hash", None, None)]
+
+
+def test_change_password_is_a_compare_and_set_that_ends_every_token(
+    db: DB, raw: sqlalchemy.Connection
+) -> None:
+    user = db.add_user("a@x.com", "old-hash")
+    db.set_token(user.id, "session", "old-session", 1.0)
+    db.set_token(user.id, "reset", "reset-digest", 1.0)
+    raw.execute(
+        text("INSERT INTO email_changes VALUES (:id, 'digest', 'b@x.com', 1.0)"), {"id": user.id}
+    )
+    raw.commit()
+    assert db.change_password(user.id, "other-hash", "new-hash", "new-session", 2.0) is False
+    assert rows(raw) == [(user.id, "a@x.com", "old-hash", "old-session", "reset-digest")]
+    assert raw.execute(text("SELECT COUNT(*) FROM email_changes")).scalar_one() == 1
+    assert db.change_password(user.id, "old-hash", "new-hash", "new-session", 2.0) is True
+    # The new session, with its time; no reset token; no pending change of email.
+    assert rows(raw) == [(user.id, "a@x.com", "new-hash", "new-session", None)]
+    assert db.find_user_by_token("session", "new-session")[1] == 2.0
+    assert raw.execute(text("SELECT COUNT(*) FROM email_changes")).scalar_one() == 0
 
 
 def test_reset_password_checks_the_user_too(db: DB, raw: sqlalchemy.Connection) -> None:

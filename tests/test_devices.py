@@ -258,6 +258,74 @@ def test_the_device_is_stored_in_the_session_s_transaction(
     assert db.find_user_by(id=bob.id).session_id is None
 
 
+# --- the account's changes, which check the password as a login does ---------------
+
+
+def test_the_owner_changes_the_password_from_a_device_while_the_account_is_locked(
+    db: DB, clock: FakeClock
+) -> None:
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "pw")
+    login = auth.log_in("bob@bob.com", "pw")
+    user = auth.get_user_from_session_id(login.session_id)
+    assert user is not None
+    lock_the_account(auth)
+    with pytest.raises(TooManyAttempts):
+        auth.change_password(user, "pw", "new pw")
+    assert auth.change_password(user, "pw", "new pw", device=login.device).session_id
+
+
+def test_a_change_s_wrong_passwords_count_on_the_device_and_a_right_one_clears_them(
+    db: DB, clock: FakeClock, raw: sqlalchemy.Connection
+) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    device = auth.log_in("bob@bob.com", "pw").device
+    for number in range(9):
+        with pytest.raises(WrongPassword):
+            auth.change_password(bob, f"guess {number}", "new pw", device=device)
+    assert device_rows(raw) == [(bob.id, sha256(device), 9, 9)]
+    assert raw.execute(text("SELECT COUNT(*) FROM attempts")).scalar_one() == 0
+    auth.request_email_change(bob, "bob@new.example", "pw", device=device)
+    assert device_rows(raw) == [(bob.id, sha256(device), 0, 0)]
+
+
+def test_a_change_s_password_bcrypt_would_not_check_counts_nothing(
+    db: DB, clock: FakeClock, raw: sqlalchemy.Connection
+) -> None:
+    auth = timed_auth(db, clock)
+    bob = auth.register_user("bob@bob.com", "pw")
+    device = auth.log_in("bob@bob.com", "pw").device
+    for cookie in (None, device):
+        for _ in range(110):
+            with pytest.raises(WrongPassword):
+                auth.change_password(bob, "x" * 73, "new pw", device=cookie)
+    assert raw.execute(text("SELECT COUNT(*) FROM attempts")).scalar_one() == 0
+    assert device_rows(raw) == [(bob.id, sha256(device), 0, 0)]
+    assert auth.change_password(bob, "pw", "new pw").session_id
+
+
+def test_a_change_of_password_over_http_ends_every_device_but_the_changer_s(app):
+    register(app)
+    laptop, phone = (
+        device_cookies(send(app, "POST", "/sessions", {"email": EMAIL, "password": PASSWORD}))
+        for _ in range(2)
+    )
+    (_, laptop_device, _), _ = laptop
+    (_, phone_device, _), _ = phone
+    session = login(app)  # the phone's session, say: one per user
+    form = {"password": PASSWORD, "new_password": "new pw"}
+    cookie = f"session_id={session}; device={phone_device}"
+    res = send(app, "PUT", "/profile/password", form, cookie=cookie)
+    assert res.status_int == 200, res.body
+    # Someone locks the account; the phone gets in, the laptop no longer.
+    for number in range(10):
+        send(app, "POST", "/sessions", {"email": EMAIL, "password": f"guess {number}"})
+    form = {"email": EMAIL, "password": "new pw"}
+    assert_error(send(app, "POST", "/sessions", form, cookie=f"device={laptop_device}"), 429)
+    assert send(app, "POST", "/sessions", form, cookie=f"device={phone_device}").status_int == 200
+
+
 # --- over HTTP: the cookie ---------------------------------------------------------
 
 

@@ -6,10 +6,12 @@ from wsgiauth.api import http_error
 from wsgiauth.auth import (
     Busy,
     EmailTaken,
+    InvalidEmailToken,
     InvalidInput,
     InvalidToken,
     TooManyAttempts,
     UnknownEmail,
+    WrongCurrentPassword,
     WrongPassword,
 )
 
@@ -20,8 +22,10 @@ from wsgiauth.auth import (
         (InvalidInput("email must look like name@domain"), 400, "email must look like"),
         (EmailTaken("User a@b already exists"), 400, "email already registered"),
         (WrongPassword("x"), 401, "wrong email or password"),
+        (WrongCurrentPassword("x"), 401, "wrong password"),
         (UnknownEmail("x"), 403, "no account with this email"),
         (InvalidToken("x"), 403, "invalid or expired reset token"),
+        (InvalidEmailToken("x"), 403, "invalid or expired email token"),
         (TooManyAttempts(7), 429, "too many attempts"),
         (Busy(), 503, "server busy"),
     ],

@@ -12,6 +12,8 @@ from wsgiauth.http import (
     NotFound,
     PayloadTooLarge,
     Response,
+    ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     json_response,
@@ -197,3 +199,16 @@ def test_method_not_allowed(allowed: list[str], message: str, allow: str) -> Non
     assert error.headers() == [("Allow", allow)]
     # headers() can be asked twice: the iterator was consumed once, into a list.
     assert error.headers() == [("Allow", allow)]
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (TooManyRequests(1), "too many attempts; try again in 1 second"),
+        (TooManyRequests(900), "too many attempts; try again in 900 seconds"),
+        (ServiceUnavailable(), "server busy; try again in 1 second"),
+        (ServiceUnavailable(2), "server busy; try again in 2 seconds"),
+    ],
+)
+def test_a_wait_of_one_second_is_one_second(error: HTTPError, message: str) -> None:
+    assert error.message == message

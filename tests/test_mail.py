@@ -11,6 +11,7 @@ test_production.py.
 import logging
 from email.message import EmailMessage
 
+import pytest
 import sqlalchemy
 import sqlalchemy.exc
 import webtest
@@ -28,13 +29,43 @@ from helpers import (
 from wsgiauth import config, mail
 from wsgiauth.app import create_app
 from wsgiauth.auth import Auth
-from wsgiauth.mail import Outbox, no_account_message, reset_message
+from wsgiauth.mail import (
+    CHANGE_NOTICES,
+    Outbox,
+    change_notice,
+    email_token_message,
+    no_account_message,
+    reset_message,
+)
 
 
 def test_without_a_public_url_the_mail_has_no_link():
     settings = config.Settings(mail_from="a@b.c")
     text = reset_message(settings, EMAIL, "0f5f2d5e").get_content()
     assert "0f5f2d5e" in text and "http" not in text
+
+
+def test_the_email_token_mail_links_to_the_confirmation_with_the_token():
+    settings = config.Settings(mail_from="a@b.c", public_url="https://auth.example.com")
+    message = email_token_message(settings, "new@example.com", "0f5f2d5e", 60)
+    text = message.get_content()
+    assert message["To"] == "new@example.com"
+    assert "https://auth.example.com/profile/email?email_token=0f5f2d5e\n" in text
+    assert "Your email token: 0f5f2d5e" in text and "within 60 minutes" in text
+    bare = email_token_message(config.Settings(mail_from="a@b.c"), "new@example.com", "0f5", 60)
+    assert "http" not in bare.get_content()
+
+
+@pytest.mark.parametrize("change", list(CHANGE_NOTICES))
+def test_each_change_notice_says_what_changed_and_where_to_act(change):
+    settings = config.Settings(mail_from="a@b.c", public_url="https://auth.example.com")
+    message = change_notice(settings, EMAIL, change, "new@example.com")
+    subject, _news, _otherwise, path = CHANGE_NOTICES[change]
+    assert (message["To"], message["Subject"]) == (EMAIL, subject)
+    text = message.get_content()
+    assert f"https://auth.example.com{path}\n" in text
+    assert ("new@example.com" in text) == (change == "email_changing")
+    assert "{" not in text
 
 
 def test_the_smtp_timeout_is_short():

@@ -243,7 +243,7 @@ def test_our_own_form_under_no_referrer_is_not_cross_site(app):
     cookie = log_in(app)
     headers = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
     res = browse(app, "POST", "/sessions", {"_method": "DELETE"}, cookie=cookie, headers=headers)
-    assert (res.status_int, res.headers["Location"]) == (303, "/")
+    assert (res.status_int, res.headers["Location"]) == (303, "/?done=logged_out")
     assert browse(app, "GET", "/profile", cookie=cookie).status_int != 200
 
 

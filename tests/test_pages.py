@@ -12,9 +12,9 @@ import hashlib
 import re
 
 import pytest
-from helpers import Page, browse, log_in, page_of, submit
+from helpers import Page, browse, log_in, page_of, register, submit
 
-from wsgiauth.pages import CONTENT_SECURITY_POLICY, STYLE
+from wsgiauth.pages import CONTENT_SECURITY_POLICY, STYLE, sentence, wait
 
 
 def test_home_has_the_registration_and_login_forms(app):
@@ -26,16 +26,100 @@ def test_home_has_the_registration_and_login_forms(app):
     assert {"name": "viewport", "content": "width=device-width, initial-scale=1"} in page.metas
 
 
-@pytest.mark.parametrize(
-    "path", ["/", "/sessions", "/reset_password", "/reset_password?email=a@b&reset_token=t"]
-)
-def test_every_input_has_a_label(app, path):
-    page = page_of(browse(app, "GET", path), 200)
+PATHS = [
+    ("/", False),
+    ("/users", False),
+    ("/sessions", False),
+    ("/reset_password", False),
+    ("/reset_password?email=a@b&reset_token=t", False),
+    ("/", True),
+    ("/sessions", True),
+    ("/profile", True),
+    ("/profile/password", True),
+    ("/profile/email?email_token=t", True),
+]
+
+
+def page_at(app, path: str, logged_in: bool) -> Page:
+    """The page at ``path``, for nobody or for a user logged in."""
+    cookie = ""
+    if logged_in:
+        register(app)
+        cookie = log_in(app)
+    return page_of(browse(app, "GET", path, cookie=cookie), 200)
+
+
+@pytest.mark.parametrize(("path", "logged_in"), PATHS)
+def test_every_input_has_a_label(app, path, logged_in):
+    page = page_at(app, path, logged_in)
     for form in page.forms:
         visible = [name for name, kind in form.types.items() if kind != "hidden"]
         assert len(form.ids) == len(visible)
         assert set(form.ids) <= set(page.labels)
     assert len(page.labels) == len(set(page.labels))
+
+
+# What a password manager reads (HTML's autofill, "autocomplete"): the user
+# name, the password to fill in, or a new one to save.
+AUTOCOMPLETE = {
+    ("/users", "email"): "username",
+    ("/users", "password"): "new-password",
+    ("/sessions", "email"): "username",
+    ("/sessions", "password"): "current-password",
+    ("/reset_password", "email"): "username",
+    ("/reset_password", "new_password"): "new-password",
+    ("/profile/password", "password"): "current-password",
+    ("/profile/password", "new_password"): "new-password",
+    ("/profile/email", "email"): "email",
+    ("/profile/email", "password"): "current-password",
+    ("/profile/email", "email_token"): "one-time-code",
+    ("/profile", "password"): "current-password",
+}
+
+
+@pytest.mark.parametrize(("path", "logged_in"), PATHS)
+def test_every_input_is_required_typed_and_says_what_to_fill_in(app, path, logged_in):
+    page = page_at(app, path, logged_in)
+    for form in page.forms:
+        for name, attributes in form.inputs.items():
+            if attributes["type"] == "hidden" or "readonly" in attributes:
+                continue
+            assert "required" in attributes, (form.action, name)
+            assert attributes["autocomplete"] == AUTOCOMPLETE[form.action, name]
+            kind = {"email": "email", "email_token": "text"}.get(name, "password")
+            assert attributes["type"] == kind, (form.action, name)
+            if kind == "password":
+                assert attributes["value"] == ""  # a password is never put back in a form
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "1 second"),
+        (2, "2 seconds"),
+        (120, "120 seconds"),
+        (121, "3 minutes"),
+        (180, "3 minutes"),
+        (895, "15 minutes"),
+        (900, "15 minutes"),
+        (3600, "60 minutes"),
+    ],
+)
+def test_a_wait_is_said_in_minutes_over_two_minutes(seconds, words):
+    assert wait(seconds) == words
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        ("wrong email or password", "Wrong email or password."),
+        ("new_password is required", "New password is required."),
+        ("email_token is required", "Email token is required."),
+        ("Already a sentence.", "Already a sentence."),
+    ],
+)
+def test_an_api_message_becomes_a_sentence(message, text):
+    assert sentence(message) == text
 
 
 def test_reset_request_form(app):

@@ -39,7 +39,7 @@ from helpers import (
 )
 
 from wsgiauth import config
-from wsgiauth.api import RESET_MAILED
+from wsgiauth.api import NEW_EMAIL_MAILED, RESET_MAILED
 from wsgiauth.auth import Auth
 
 SLOW_SMTP_SECONDS = 2.0
@@ -277,6 +277,64 @@ def test_passwords_need_8_characters(prod):
     assert login_status(app, "abcdefgh") == 200
 
 
+# --- the account's changes: each one mailed to the account ---------------------
+
+
+def log_in(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD) -> str:
+    """Log in and return the Cookie header of the new session."""
+    res = send(app, "POST", "/sessions", {"email": email, "password": password})
+    assert res.status_int == 200, res.body
+    return "session_id=" + res.headers["Set-Cookie"].split(";")[0].removeprefix("session_id=")
+
+
+def test_a_new_password_is_mailed_to_the_account(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    form = {"password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert send(app, "PUT", "/profile/password", form, cookie).status_int == 200
+    form = {"password": "wrong password", "new_password": "a third one"}
+    assert send(app, "PUT", "/profile/password", form, cookie).status_int == 403  # ended
+    deliver(app)
+    ((_, rcpt_tos, message),) = mailbox.envelopes  # the refused change mailed nothing
+    assert (rcpt_tos, message["Subject"]) == ([EMAIL], "Your password was changed")
+    assert NEW_PASSWORD not in message.get_content()
+
+
+def test_a_new_email_mails_the_token_there_and_a_notice_to_the_old_one(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    new = "robert@example.com"
+    res = send(app, "POST", "/profile/email", {"email": new, "password": PASSWORD}, cookie)
+    assert res.status_int == 200
+    assert res.json == {"email": new, "message": NEW_EMAIL_MAILED}
+    assert not UUID4.search(res.text)
+    mailbox.wait_for(2)
+    mails = {rcpt: message for _, (rcpt,), message in mailbox.envelopes}
+    assert set(mails) == {new, EMAIL}
+    assert mails[new]["Subject"] == "Confirm your new email"
+    assert mails[EMAIL]["Subject"] == "Your email is about to change"
+    assert new in mails[EMAIL].get_content()
+    assert not UUID4.search(mails[EMAIL].get_content())  # the old address gets no token
+    # The token from the mail, with the session that asked for it.
+    res = send(app, "PUT", "/profile/email", {"email_token": token_in(mails[new])}, cookie)
+    assert res.json == {"email": new, "message": "email updated"}
+    assert login_status(app, PASSWORD, new) == 200
+    assert login_status(app, PASSWORD) == 401
+
+
+def test_a_deleted_account_is_told_and_nothing_else_is_mailed(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    assert send(app, "DELETE", "/profile", {"password": "wrong password"}, cookie).status_int == 401
+    assert send(app, "DELETE", "/profile", {"password": PASSWORD}, cookie).status_int == 200
+    deliver(app)
+    ((_, rcpt_tos, message),) = mailbox.envelopes
+    assert (rcpt_tos, message["Subject"]) == ([EMAIL], "Your account was deleted")
+
+
 # --- serve.py --production, end to end ----------------------------------------
 
 
@@ -459,3 +517,36 @@ def test_production_refuses_a_common_password(prod, password):
         send(app, "PUT", "/reset_password", {**form, "new_password": NEW_PASSWORD}).status_int
         == 200
     )
+
+
+def test_registering_and_deleting_accounts_does_not_mail_one_mailbox_without_end(
+    db_url, smtp, monkeypatch
+):
+    # Registration is not verified, so anyone can open an account on a
+    # victim's address (or a +tag of it), ask resets, delete the account and
+    # start again. Each account's deletion is mailed to it as well. Neither may
+    # take one mailbox past the limits: the count of mails to a mailbox
+    # outlives the accounts on it (SECURITY.md, "mail bombing").
+    mailbox, port = smtp()
+    for name, value in production_env(port).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WSGIAUTH_RESET_REQUEST_LIMIT", "2")
+    with Server(db_url, "--production") as server:
+        for cycle in range(3):
+            victim = {"email": f"victim+{cycle}@corp.test", "password": PASSWORD}
+            assert requests.post(f"{server.url}/users", data=victim, timeout=TIMEOUT).ok
+            for _ in range(3):
+                requests.post(f"{server.url}/reset_password", data=victim, timeout=TIMEOUT)
+            login = requests.post(f"{server.url}/sessions", data=victim, timeout=TIMEOUT)
+            # The cookie is Secure: requests would keep it from plain HTTP.
+            cookies = {"session_id": login.cookies["session_id"]}
+            deleted = requests.delete(
+                f"{server.url}/profile", data=victim, cookies=cookies, timeout=TIMEOUT
+            )
+            assert deleted.status_code == 200, deleted.text
+        log = server.stop()
+    assert "Traceback" not in log
+    subjects = [message["Subject"] for _, _, message in mailbox.envelopes]
+    # At most the limit of reset mails, and the limit of notices, per window.
+    assert subjects.count("Your password reset token") <= 2, subjects
+    assert subjects.count("Your account was deleted") <= 2, subjects

@@ -16,7 +16,9 @@ ALLOWED = [
     ("/", ["GET", "HEAD", "OPTIONS"]),
     ("/users", ["POST", "OPTIONS"]),
     ("/sessions", ["POST", "DELETE", "OPTIONS"]),
-    ("/profile", ["GET", "HEAD", "OPTIONS"]),
+    ("/profile", ["GET", "DELETE", "HEAD", "OPTIONS"]),
+    ("/profile/password", ["PUT", "OPTIONS"]),
+    ("/profile/email", ["POST", "PUT", "OPTIONS"]),
     ("/reset_password", ["POST", "PUT", "OPTIONS"]),
 ]
 
@@ -75,6 +77,10 @@ MATCHES = [
     ("DELETE", "/sessions", api.delete_sessions),
     ("GET", "/profile", api.get_profile),
     ("HEAD", "/profile", api.get_profile),
+    ("DELETE", "/profile", api.delete_profile),
+    ("PUT", "/profile/password", api.put_profile_password),
+    ("POST", "/profile/email", api.post_profile_email),
+    ("PUT", "/profile/email", api.put_profile_email),
     ("POST", "/reset_password", api.post_reset_password),
     ("PUT", "/reset_password", api.put_reset_password),
 ]
@@ -95,8 +101,12 @@ WRONG_METHODS = [
     ("PUT", "/users", "POST, OPTIONS"),
     ("GET", "/sessions", "POST, DELETE, OPTIONS"),
     ("PUT", "/sessions", "POST, DELETE, OPTIONS"),
-    ("POST", "/profile", "GET, HEAD, OPTIONS"),
-    ("PATCH", "/profile", "GET, HEAD, OPTIONS"),
+    ("POST", "/profile", "GET, DELETE, HEAD, OPTIONS"),
+    ("PATCH", "/profile", "GET, DELETE, HEAD, OPTIONS"),
+    ("GET", "/profile/password", "PUT, OPTIONS"),
+    ("POST", "/profile/password", "PUT, OPTIONS"),
+    ("GET", "/profile/email", "POST, PUT, OPTIONS"),
+    ("DELETE", "/profile/email", "POST, PUT, OPTIONS"),
     ("GET", "/reset_password", "POST, PUT, OPTIONS"),
     ("DELETE", "/reset_password", "POST, PUT, OPTIONS"),
     # Methods are case-sensitive (RFC 9110 §9.1); the app upper-cases them first.

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 
 from wsgiauth.auth import Auth, WrongPassword
 from wsgiauth.db import DB
-from wsgiauth.user import Attempts, Device, TokenTimes, User
+from wsgiauth.user import Attempts, Device, EmailChange, TokenTimes, User
 
 TIMEOUT = 10  # seconds, for every HTTP request
 
@@ -76,8 +76,8 @@ def fill_tables(engine: Engine) -> None:
     """Insert a few thousand realistic rows in bulk, then ANALYZE.
 
     Half the users are logged in, one in ten has a reset token, each has a
-    ``token_times`` row and two devices, and there are as many throttle
-    counters.
+    ``token_times`` row, two devices and a change of email waiting for its
+    token, and there are as many throttle counters.
     """
     users = [
         {
@@ -114,11 +114,21 @@ def fill_tables(engine: Engine) -> None:
         }
         for number in range(2, 2 * BULK_USERS + 2)
     ]
+    changes = [
+        {
+            "user_id": number,
+            "digest": uuid.uuid4().hex * 2,
+            "new_email": f"new{number}@example.com",
+            "issued_at": time.time(),
+        }
+        for number in range(1, BULK_USERS + 1)
+    ]
     with engine.begin() as connection:
         connection.execute(insert(User), users)
         connection.execute(insert(TokenTimes), times)
         connection.execute(insert(Attempts), attempts)
         connection.execute(insert(Device), devices)
+        connection.execute(insert(EmailChange), changes)
         if engine.dialect.name == "postgresql":
             # The explicit ids above did not move the sequence on.
             connection.execute(
@@ -167,7 +177,8 @@ def is_rowid_alias(connection: Connection, table: str, column: str) -> bool:
 # The sweep of expired attempts looks up by "attempts.expires_at <= ?", in
 # "attempts.key IN (SELECT ...)".
 LOOKUP = re.compile(
-    r'\b(users|token_times|attempts|devices)\."?(\w+)"? (?:=|<=|IN) (?:\?|%\(\w+\)s|\w+\.\w+|\()'
+    r'\b(users|token_times|attempts|email_changes|devices)\."?(\w+)"? '
+    r"(?:=|<=|IN) (?:\?|%\(\w+\)s|\w+\.\w+|\()"
 )
 
 
@@ -292,6 +303,21 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         with pytest.raises(ValueError):
             auth.update_password(token, "n3w-pw-again", email=email)
         assert auth.log_in(email, "n3w-pw").session_id
+        # The account's changes, on an account of their own.
+        other = auth.register_user("other@example.com", password)
+        with pytest.raises(WrongPassword):
+            auth.change_password(other, "wrong password", "n3w-pw")
+        login = auth.change_password(other, password, "n3w-pw")
+        change = auth.request_email_change(login.user, "moved@example.com", "n3w-pw")
+        mover = auth.get_user_from_session_id(login.session_id)
+        assert mover is not None
+        with pytest.raises(ValueError):
+            auth.change_email(mover, str(uuid.uuid4()))
+        assert auth.change_email(mover, change.token) == "moved@example.com"
+        assert auth.may_mail_notice("moved@example.com")
+        mover = auth.get_user_from_session_id(login.session_id)
+        assert mover is not None
+        auth.delete_account(mover, "n3w-pw")
         auth.destroy_session(user.id)
         auth.destroy_session(10**9)
         assert database.find_user_by(id=user.id).email == email
@@ -314,6 +340,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         assert "user_id" in looked_up.get("token_times", set())
         assert "key" in looked_up.get("attempts", set())
         assert {"digest", "user_id"} <= looked_up.get("devices", set())
+        assert "user_id" in looked_up.get("email_changes", set())
 
         scans = []
         with database.engine.connect() as connection:

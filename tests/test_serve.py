@@ -258,6 +258,25 @@ def test_seed_task_20_main_against_the_real_server(seed_url: str, server: Server
     assert "Traceback" not in server.log()
 
 
+def test_a_script_that_logs_out_after_the_reset_gets_403(seed_url: str) -> None:
+    """The seed's order, log out then reset, passes; the other order does not.
+
+    The seed leaves the session alive after a reset; here a reset ends it
+    (SECURITY.md, "sessions"; docs/seed.md). A script that logs out after
+    resetting finds its session already over.
+    """
+    register_user(EMAIL, PASSWD)
+    session_id = log_in(EMAIL, PASSWD)
+    update_password(EMAIL, reset_password_token(EMAIL), NEW_PASSWD)
+    response = requests.delete(
+        f"{seed_url}/sessions",
+        cookies={"session_id": session_id},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert (response.status_code, response.json()) == (403, {"message": "not logged in"})
+
+
 def test_seed_task_20_main_as_a_script(server: Server, tmp_path: Path) -> None:
     """The flow as the seed runs it: ``python main.py`` prints nothing, exits 0."""
     source = (
@@ -1012,3 +1031,96 @@ def test_the_connection_limit_fits_the_open_file_limit(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(allowed), str(soft_after)]
     assert ("200 connections at once, not 900" in done.stderr) == (allowed < 900)
+
+
+# --- 12. the account under attack (SECURITY.md, "account changes") ------------------------------
+
+
+def logged_in(url: str, email: str, password: str = PASSWD) -> dict[str, str]:
+    """Register ``email`` and log in; return the session cookie."""
+    form = {"email": email, "password": password}
+    assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+    answer = requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+    assert answer.status_code == 200
+    return {"session_id": answer.cookies["session_id"]}
+
+
+def test_a_stolen_session_alone_changes_nothing_and_guesses_like_a_login_form(
+    server: Server,
+) -> None:
+    # The thief has Bob's cookie (a computer left logged in), not his password.
+    url, stolen = server.url, logged_in(server.url, EMAIL)
+    changes = [
+        ("PUT", "/profile/password", {"new_password": "thief's"}),
+        ("POST", "/profile/email", {"email": "thief@example.com"}),
+        ("DELETE", "/profile", {}),
+    ]
+    statuses = Counter()
+    for method, path, form in changes:
+        answer = requests.request(
+            method, f"{url}{path}", data=form, cookies=stolen, timeout=TIMEOUT
+        )
+        statuses[answer.status_code] += 1  # 400: the password is required
+        for guess in range(3):
+            guessed = {**form, "password": f"guess {guess}"}
+            answer = requests.request(
+                method, f"{url}{path}", data=guessed, cookies=stolen, timeout=TIMEOUT
+            )
+            statuses[answer.status_code] += 1
+    # Nine guesses, then the login throttle's limit of 10 holds here as at the form.
+    assert statuses == Counter({400: 3, 401: 9})
+    guessed = {"password": "guess 9", "new_password": "thief's"}
+    answer = requests.put(f"{url}/profile/password", data=guessed, cookies=stolen, timeout=TIMEOUT)
+    assert answer.status_code == 401
+    answer = requests.put(f"{url}/profile/password", data=guessed, cookies=stolen, timeout=TIMEOUT)
+    assert (answer.status_code, answer.headers["Retry-After"]) == (429, "900")
+    profile = requests.get(f"{url}/profile", cookies=stolen, timeout=TIMEOUT)
+    assert profile.json() == {"email": EMAIL}
+
+
+def test_a_new_password_logs_the_thief_out(server: Server) -> None:
+    url, bob = server.url, logged_in(server.url, EMAIL)
+    thief = dict(bob)  # the same cookie, copied
+    form = {"password": PASSWD, "new_password": NEW_PASSWD}
+    answer = requests.put(f"{url}/profile/password", data=form, cookies=bob, timeout=TIMEOUT)
+    assert answer.status_code == 200
+    bob = {"session_id": answer.cookies["session_id"]}
+    assert requests.get(f"{url}/profile", cookies=thief, timeout=TIMEOUT).status_code == 403
+    assert requests.get(f"{url}/profile", cookies=bob, timeout=TIMEOUT).json() == {"email": EMAIL}
+
+
+def test_an_email_token_works_only_with_the_session_that_asked(server: Server) -> None:
+    # Eve gets hold of Bob's token (a mail forwarded, a link seen over a
+    # shoulder): with her own session, or none, it changes nothing.
+    url = server.url
+    bob, eve = logged_in(url, EMAIL), logged_in(url, "eve@example.com")
+    form = {"email": "bob@new.example", "password": PASSWD}
+    answer = requests.post(f"{url}/profile/email", data=form, cookies=bob, timeout=TIMEOUT)
+    token = {"email_token": answer.json()["email_token"]}
+    for cookies in (eve, {}, {"session_id": str(uuid.uuid4())}):
+        answer = requests.put(f"{url}/profile/email", data=token, cookies=cookies, timeout=TIMEOUT)
+        assert answer.status_code == 403, answer.text
+    assert requests.get(f"{url}/profile", cookies=eve, timeout=TIMEOUT).json() == {
+        "email": "eve@example.com"
+    }
+    answer = requests.put(f"{url}/profile/email", data=token, cookies=bob, timeout=TIMEOUT)
+    assert answer.json() == {"email": "bob@new.example", "message": "email updated"}
+
+
+def test_another_site_cannot_delete_the_account_with_the_victims_cookie(server: Server) -> None:
+    # Even knowing the password (a login CSRF's page could hold it), another
+    # site's form is refused before its body is read (SECURITY.md, "cross-site requests").
+    url, bob = server.url, logged_in(server.url, EMAIL)
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://127.0.0.2:8000"}):
+        answer = requests.post(
+            f"{url}/profile",
+            data={"_method": "DELETE", "password": PASSWD},
+            cookies=bob,
+            headers={"Accept": "text/html", **headers},
+            timeout=TIMEOUT,
+        )
+        assert (answer.status_code, answer.json()) == (
+            403,
+            {"message": "cross-site request refused"},
+        )
+    assert requests.get(f"{url}/profile", cookies=bob, timeout=TIMEOUT).json() == {"email": EMAIL}

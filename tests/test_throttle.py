@@ -40,7 +40,7 @@ from wsgiauth import config
 from wsgiauth import throttle as throttle_module
 from wsgiauth.auth import Auth, TooManyAttempts, WrongPassword
 from wsgiauth.db import DB
-from wsgiauth.throttle import Throttle
+from wsgiauth.throttle import Throttle, login_key
 
 
 def throttle_on(db: DB) -> Throttle:
@@ -555,6 +555,17 @@ def test_junk_logins_and_resets_leave_no_rows_once_their_window_is_over(make_app
     now[0] = START + 31 * 24 * 3600
     assert login_status(app, EMAIL, "wrong") == 401
     assert attempt_rows(db) <= 2  # bob's live count, and the streak of his account
+
+
+def test_login_key_is_the_key_a_login_is_counted_under(db: DB, clock: FakeClock) -> None:
+    # Deleting an account deletes the row under login_key (account.py): it
+    # must be the row count_login writes.
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@example.com", "pw")
+    assert wrong(auth, " Bob@Example.com", "wrong")
+    with db.engine.connect() as connection:
+        keys = connection.execute(sqlalchemy.text("SELECT key FROM attempts")).scalars().all()
+    assert keys == [login_key("bob@example.com")]
 
 
 # --- against a real serve.py: no attempt is counted that bcrypt did not check ---

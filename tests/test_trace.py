@@ -3,7 +3,8 @@
 The masking functions are tested on their own with tables; then a real
 ``serve.py --trace`` is watched while a client registers, logs in, reads
 its profile, asks for a reset token and uses it: every step must show up,
-and no password, session id or reset token may appear anywhere in the log.
+and no password, session id or reset token may appear anywhere in the log;
+nor an email token, which a page's redirect carries in development.
 """
 
 import re
@@ -65,7 +66,9 @@ def test_mask_set_cookie(header: str, masked: str) -> None:
         ("password=hunter2&email=a@b", f"password={HIDDEN}&email=a@b"),
         ("reset_token=abc&new_password=x", f"reset_token={HIDDEN}&new_password={HIDDEN}"),
         ("session_id=1&a", f"session_id={HIDDEN}&a"),
+        ("done=x&email_token=abc", f"done=x&email_token={HIDDEN}"),
         ("page=2", "page=2"),
+        ("", ""),
     ],
 )
 def test_mask_query(query: str, masked: str) -> None:
@@ -89,6 +92,15 @@ def test_request_lines_rebuild_the_request_from_environ() -> None:
         "Host: 127.0.0.1:5000",
         f"Cookie: session_id={HIDDEN}",
         f"Authorization: {HIDDEN}",
+    ]
+
+
+def test_response_lines_hide_a_token_in_location() -> None:
+    headers = [("Location", f"/profile/email?done=x&email_token={SESSION}"), ("Location", "/")]
+    assert response_lines("303 See Other", headers) == [
+        "HTTP/1.1 303 See Other",
+        f"Location: /profile/email?done=x&email_token={HIDDEN}",
+        "Location: /",
     ]
 
 
@@ -139,6 +151,40 @@ def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
     block = block[: block.index("< HTTP/1.1")]
     lookup = r"sql: SELECT users\.id, .* WHERE users\.session_id = (\?|%\(digest\)s) LIMIT 1"
     assert re.search(lookup, block)
+
+
+def test_serve_trace_shows_a_change_of_email_in_a_browser_and_no_token(db_url: str) -> None:
+    # The page's 303 after asking for a new email carries the token to the
+    # confirmation (development mode), in Location, and the browser then
+    # asks for that URL: neither may put the token in the log.
+    browser = {"Accept": "text/html", "Sec-Fetch-Site": "same-origin"}
+    with Server(db_url, "--trace") as server:
+        url = server.url
+        form = {"email": "bob@me.com", "password": "S3cret-Pa55word"}
+        assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        cookies = {
+            "session_id": requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT).cookies[
+                "session_id"
+            ]
+        }
+        form = {"email": "robert@me.com", "password": "S3cret-Pa55word"}
+        asked = requests.post(
+            f"{url}/profile/email",
+            data=form,
+            cookies=cookies,
+            headers=browser,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert asked.status_code == 303
+        location = asked.headers["Location"]
+        token = location.rpartition("email_token=")[2]
+        assert re.fullmatch(r"[0-9a-f-]{36}", token), location
+        page = requests.get(f"{url}{location}", cookies=cookies, headers=browser, timeout=TIMEOUT)
+        assert page.status_code == 200 and token in page.text
+        log = server.stop()
+    assert token not in log, [line for line in log.splitlines() if token in line]
+    assert f"email_token={HIDDEN}" in log
 
 
 def test_serve_trace_is_refused_in_production(db_url: str, monkeypatch) -> None:

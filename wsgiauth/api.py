@@ -19,13 +19,16 @@ from email.message import EmailMessage
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from wsgiauth.account import EMAIL_TOKEN_TTL
 from wsgiauth.errors import (
     Busy,
     EmailTaken,
+    InvalidEmailToken,
     InvalidInput,
     InvalidToken,
     TooManyAttempts,
     UnknownEmail,
+    WrongCurrentPassword,
     WrongPassword,
 )
 from wsgiauth.http import (
@@ -38,7 +41,7 @@ from wsgiauth.http import (
     Unauthorized,
     set_cookie,
 )
-from wsgiauth.mail import no_account_message, reset_message
+from wsgiauth.mail import change_notice, email_token_message, no_account_message, reset_message
 from wsgiauth.request import Request
 from wsgiauth.routing import Route
 from wsgiauth.user import User
@@ -53,6 +56,8 @@ DEVICE_COOKIE = "device"
 DEVICE_COOKIE_PATHS = ("/sessions", "/profile")
 # The production answer to POST /reset_password, whatever the email.
 RESET_MAILED = "if this email has an account, a reset token has been sent to it"
+# The production answer to POST /profile/email.
+NEW_EMAIL_MAILED = "an email token has been sent to the new email"
 # The API described for machines (OpenAPI 3.1), written by hand, shipped in the package.
 OPENAPI_DOCUMENT = files("wsgiauth").joinpath("openapi.json").read_bytes()
 
@@ -92,6 +97,7 @@ def post_sessions(app: App, request: Request) -> Answer:
     email, password = request.required("email"), request.required("password")
     device = request.cookies.get(DEVICE_COOKIE)
     login = app.auth.log_in(email, password, client=request.client, device=device)
+    assert login.device is not None  # a login always gives one
     settings = app.settings
     cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
     for path in DEVICE_COOKIE_PATHS:  # a cookie has one Path: one for each
@@ -148,6 +154,67 @@ def put_reset_password(app: App, request: Request) -> Answer:
     return Answer({"email": email, "message": "Password updated"})
 
 
+def put_profile_password(app: App, request: Request) -> Answer:
+    """PUT /profile/password: a new password, with the current one; the answer sets a new session.
+
+    The old session is over, and with it the reset token, any pending
+    change of email and every device cookie but the client's
+    (``account.py``). In production the account's email is told
+    (``notify``).
+    """
+    user = current_user(app, request)
+    password, new_password = request.required("password"), request.required("new_password")
+    device = request.cookies.get(DEVICE_COOKIE)
+    login = app.auth.change_password(
+        user, password, new_password, client=request.client, device=device
+    )
+    notify(app, user.email, "password_changed")
+    cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
+    return Answer({"email": user.email, "message": "Password updated"}, 200, [cookie])
+
+
+def post_profile_email(app: App, request: Request) -> Answer:
+    """POST /profile/email: a token for a new email, with the password.
+
+    In development the token comes back in the answer, as a reset token
+    does. In production it goes by mail to the new email, which must show
+    it reads that mailbox, and the old email is told.
+    """
+    user = current_user(app, request)
+    email, password = request.required("email"), request.required("password")
+    device = request.cookies.get(DEVICE_COOKIE)
+    change = app.auth.request_email_change(
+        user, email, password, client=request.client, device=device
+    )
+    if app.outbox is None:
+        return Answer({"email": change.email, "email_token": change.token})
+    minutes = EMAIL_TOKEN_TTL // 60
+    app.outbox.post(lambda: email_token_message(app.settings, change.email, change.token, minutes))
+    notify(app, user.email, "email_changing", change.email)
+    return Answer({"email": change.email, "message": NEW_EMAIL_MAILED})
+
+
+def put_profile_email(app: App, request: Request) -> Answer:
+    """PUT /profile/email: the email token, sent back with the session that asked for it."""
+    user = current_user(app, request)
+    email = app.auth.change_email(user, request.required("email_token"))
+    return Answer({"email": email, "message": "email updated"})
+
+
+def delete_profile(app: App, request: Request) -> Answer:
+    """DELETE /profile: delete the account, with its password; the cookie is expired.
+
+    Every row that names the account goes (``account.rows_naming``), so the
+    email may register again. In production the email is told.
+    """
+    user = current_user(app, request)
+    password, device = request.required("password"), request.cookies.get(DEVICE_COOKIE)
+    app.auth.delete_account(user, password, client=request.client, device=device)
+    notify(app, user.email, "account_deleted")
+    expired = session_cookie(app, "", max_age=0)
+    return Answer({"email": user.email, "message": "account deleted"}, 200, [expired])
+
+
 def get_health(app: App, request: Request) -> Answer:
     """GET /health: 200 while the database answers, 503 when it does not.
 
@@ -192,11 +259,23 @@ def reset_mail(app: App, email: str) -> EmailMessage:
     return reset_message(app.settings, email, token)
 
 
+def notify(app: App, email: str, change: str, new_email: str = "") -> None:
+    """In production, mail the account's email that it changed (``mail.CHANGE_NOTICES``).
+
+    Within the mailbox's limit of notices: past it, the change is made and
+    no mail is sent (``Auth.may_mail_notice``).
+    """
+    if app.outbox is not None and app.auth.may_mail_notice(email):
+        app.outbox.post(lambda: change_notice(app.settings, email, change, new_email))
+
+
 ROUTES: list[Route[Endpoint]] = [
     Route(r"/", {"GET": get_index}),
     Route(r"/users", {"POST": post_users}),
     Route(r"/sessions", {"POST": post_sessions, "DELETE": delete_sessions}),
-    Route(r"/profile", {"GET": get_profile}),
+    Route(r"/profile", {"GET": get_profile, "DELETE": delete_profile}),
+    Route(r"/profile/password", {"PUT": put_profile_password}),
+    Route(r"/profile/email", {"POST": post_profile_email, "PUT": put_profile_email}),
     Route(r"/reset_password", {"POST": post_reset_password, "PUT": put_reset_password}),
     Route(r"/health", {"GET": get_health}),
     Route(r"/openapi\.json", {"GET": get_openapi}),
@@ -209,8 +288,10 @@ ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
     InvalidInput: lambda error: BadRequest(str(error)),  # the message says which rule
     EmailTaken: lambda error: BadRequest("email already registered"),  # the seed's words
     WrongPassword: lambda error: Unauthorized(),
+    WrongCurrentPassword: lambda error: Unauthorized("wrong password"),
     UnknownEmail: lambda error: Forbidden("no account with this email"),
     InvalidToken: lambda error: Forbidden("invalid or expired reset token"),
+    InvalidEmailToken: lambda error: Forbidden("invalid or expired email token"),
     TooManyAttempts: lambda error: TooManyRequests(error.retry_after),
     Busy: lambda error: ServiceUnavailable(error.retry_after),
 }

@@ -5,11 +5,11 @@ A request travels through it in this order:
 1. ``App.__call__`` receives the WSGI ``environ`` and wraps it in a
    ``Request`` (``request.py``), which decodes what the endpoints read.
 2. ``App.__call__`` looks the method and path up once in the page table
-   (``browser.PAGES``): where a page exists, the answer depends on
-   ``Accept``. ``App.respond`` runs that page for a client whose
-   ``Accept`` prefers HTML; every other request goes to the API's
-   endpoint (``api.ROUTES``; 404 and 405 come from there, and ``OPTIONS``
-   is answered from its table).
+   (``browser.PAGES``; an unknown path has the 404 page): where a page
+   exists, the answer depends on ``Accept``. ``App.respond`` runs that
+   page for a client whose ``Accept`` prefers HTML; every other request
+   goes to the API's endpoint (``api.ROUTES``; 404 and 405 come from
+   there, and ``OPTIONS`` is answered from its table).
 3. The endpoint reads the form or the cookie, calls ``Auth`` (never the
    database) and returns its answer: an ``api.Answer``, which becomes JSON
    here, or, from a page, the HTML ``Response``.
@@ -67,10 +67,19 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """Answer one request (PEP 3333)."""
         request = Request(environ)
+        method, path = request.method, request.path
         # The page table, asked once: is there a page for this method and
-        # path? If so, the answer depends on Accept (and a browser's form
-        # POST may still name DELETE or PUT in _method: respond).
-        page = self.pages.handler(request.method, request.path)
+        # path? If so, the answer depends on Accept. An HTML form sends only
+        # GET and POST: a browser's form POST may name DELETE or PUT in
+        # _method (Request.form_method), and gets that method's page where
+        # the path has one; a _method it has no page for is ignored, and the
+        # POST stays a POST. A path no route knows has a page too, the 404
+        # page: every URL a person can reach is a page.
+        page = self.pages.handler(method, path)
+        if method == "POST" and request.wants_html:
+            page = self.pages.handler(request.form_method(), path) or page
+        if page is None and not self.routes.allowed_methods(path):
+            page = browser.not_found_page
         try:
             response = self.respond(request, page)
         except Exception as error:
@@ -86,13 +95,10 @@ class App:
     def respond(self, request: Request, page: browser.PageEndpoint | None) -> Response:
         """Run the page or the API's endpoint for ``request`` and render its answer.
 
-        A page answers only a client that prefers HTML. A form POST to a path
-        whose page also takes DELETE or PUT may name one in ``_method``
-        (``Request.form_method``); a ``_method`` the path has no page for is
-        ignored, and the POST stays a POST. Without a page, the API answers,
-        so a JSON client's answers, 404 and 405 and ``Allow`` included, are
-        the API's: ``GET /reset_password`` is a page for a browser and a 405
-        for curl. Errors are raised.
+        A page answers only a client that prefers HTML. Without a page, the
+        API answers, so a JSON client's answers, 404 and 405 and ``Allow``
+        included, are the API's: ``GET /reset_password`` is a page for a
+        browser and a 405 for curl. Errors are raised.
         """
         method, path = request.method, request.path
         if method == "OPTIONS":
@@ -100,8 +106,6 @@ class App:
             if allowed:
                 return Response(204, headers=[("Allow", ", ".join(allowed))])
         if page is not None and request.wants_html:
-            if method == "POST":
-                page = self.pages.handler(request.form_method(), path) or page
             request.environ[ENDPOINT_KEY] = f"{page.__module__}.{page.__name__}"
             return page(self, request)
         endpoint = self.routes.handler(method, path)

@@ -9,6 +9,7 @@ for them, as Django's ``contrib.auth`` has them:
 - ``tokens``: session ids and reset tokens, their digests and their age;
 - ``throttle``: logins and reset requests counted per email;
 - ``devices``: the clients that have logged in, each with its own allowance;
+- ``account``: a new password, a new email, the account deleted;
 - ``db``: the users, their tokens and the times those were issued.
 
 When a rule says no, it raises an error with a name (``errors.py``), which
@@ -22,15 +23,18 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
+from wsgiauth.account import Account, EmailToken
 from wsgiauth.db import DB
 from wsgiauth.devices import Devices
 from wsgiauth.errors import (
     Busy,
     EmailTaken,
+    InvalidEmailToken,
     InvalidInput,
     InvalidToken,
     TooManyAttempts,
     UnknownEmail,
+    WrongCurrentPassword,
     WrongPassword,
 )
 from wsgiauth.passwords import Passwords
@@ -42,11 +46,14 @@ __all__ = [
     "Auth",
     "Busy",
     "EmailTaken",
+    "EmailToken",
+    "InvalidEmailToken",
     "InvalidInput",
     "InvalidToken",
     "Login",
     "TooManyAttempts",
     "UnknownEmail",
+    "WrongCurrentPassword",
     "WrongPassword",
     "_hash_password",
 ]
@@ -65,11 +72,15 @@ def _hash_password(password: str, rounds: int | None = None) -> bytes:
 
 @dataclass(frozen=True)
 class Login:
-    """A successful login: who logged in, their new session id and their new device cookie."""
+    """A new session: whose, its id, and the client's new device cookie, if it gets one.
+
+    A login gives one (``devices.py``); a change of password keeps the
+    client's own, and gives none.
+    """
 
     user: User
     session_id: str
-    device: str
+    device: str | None = None
 
 
 class Auth:
@@ -93,6 +104,7 @@ class Auth:
         self._throttle = Throttle(self._db, self.settings, clock)
         self._devices = Devices(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
+        self._account = Account(self._db, self._passwords, self._throttle, self._devices, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -283,3 +295,49 @@ class Auth:
         device, and no other client keeps an allowance of its own.
         """
         self._devices.end(user_id, keep)
+
+    # --- the account: each change asks for the password (account.py) --------
+
+    # ``device``, in each method that asks for the password, is the device
+    # cookie the client sent: the password is checked and counted as a
+    # login's, on that device if it is one of the user's (devices.py).
+
+    def change_password(
+        self,
+        user: User,
+        password: str,
+        new_password: str,
+        client: str = "",
+        *,
+        device: str | None = None,
+    ) -> Login:
+        """Set a new password with the current one; the session is replaced by a new one.
+
+        Every device cookie of the user ends but ``device``, the client's own.
+        """
+        session_id = self._account.change_password(user, password, new_password, client, device)
+        return Login(user, session_id)
+
+    def request_email_change(
+        self, user: User, email: str, password: str, client: str = "", *, device: str | None = None
+    ) -> EmailToken:
+        """Issue a token for a new email, with the password; ``EmailTaken`` if it has an account."""
+        return self._account.request_email_change(user, email, password, client, device)
+
+    def change_email(self, user: User, email_token: str) -> str:
+        """Change the user's email to the one ``email_token`` was issued for; return it."""
+        return self._account.change_email(user, email_token)
+
+    def delete_account(
+        self, user: User, password: str, client: str = "", *, device: str | None = None
+    ) -> None:
+        """Delete the user and every row that names them, with the password.
+
+        ``client``, here as in ``change_password`` and ``request_email_change``,
+        is the address the bcrypt slots are shared by (``Passwords.slot``).
+        """
+        self._account.delete(user, password, client, device)
+
+    def may_mail_notice(self, email: str) -> bool:
+        """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""
+        return self._account.may_mail_notice(email)

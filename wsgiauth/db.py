@@ -6,7 +6,8 @@ the hot path, a pooled connection), so one ``DB`` can serve all of
 waitress's worker threads at once. Beside the seed's three methods it has
 the few queries on users that must be one transaction to be safe: a token
 set with its time, a login's session stored only while its password is
-unchanged, a reset token used up at most once.
+unchanged, a reset token used up at most once, a new password that ends
+every token of the old one.
 """
 
 import logging
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     create_engine,
+    delete,
     event,
     select,
     text,
@@ -33,7 +35,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import sessionmaker
 
 from wsgiauth import config
-from wsgiauth.user import Base, TokenTimes, User
+from wsgiauth.user import Base, EmailChange, TokenTimes, User
 
 # INSERT ... ON CONFLICT DO UPDATE (an "upsert") is spelled alike by SQLite
 # (3.24 and later) and PostgreSQL, but SQLAlchemy builds it per dialect.
@@ -302,6 +304,29 @@ class DB:
         )
         with self._sessions.begin() as session:
             return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    def change_password(
+        self, user_id: int, checked_hash: str, new_hash: str, session_digest: str, issued_at: float
+    ) -> bool:
+        """Set a new password and a new session, if the hash is still ``checked_hash``.
+
+        Every other token of the user ends with the old password: the
+        session it is replacing, the reset token, a pending change of email
+        (``account.py``). One transaction, compare-and-set on the hash as in
+        ``start_session``, so that a reset or another change that landed
+        while bcrypt ran is not undone. Returns whether the password changed.
+        """
+        statement = (
+            update(User)
+            .where(User.id == user_id, User.hashed_password == checked_hash)
+            .values(hashed_password=new_hash, session_id=session_digest, reset_token=None)
+        )
+        with self.engine.begin() as connection:
+            if connection.execute(statement).rowcount == 0:
+                return False
+            self._set_time(connection, user_id, "session_issued_at", issued_at)
+            connection.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
+        return True
 
     def ping(self) -> bool:
         """Tell whether the database answers ``SELECT 1``; log why not when it does not.

@@ -103,6 +103,16 @@ class Devices:
             stale = or_(stale, Device.digest == digest(replacing))
         connection.execute(delete(Device).where(Device.user_id == user_id, stale))
 
+    def clear(self, user_id: int, token: str) -> None:
+        """Forget the failed logins of the user's device whose cookie is ``token``.
+
+        A right password came from it, for a change of the account, which
+        keeps the cookie (a login replaces it by a new one instead).
+        """
+        cleared = update(Device).where(Device.digest == digest(token), Device.user_id == user_id)
+        with self._db.engine.begin() as connection:
+            connection.execute(cleared.values(count=0, streak=0))
+
     def end(self, user_id: int, keep: str | None = None) -> None:
         """End every device of the user but the one whose cookie is ``keep``, if any.
 

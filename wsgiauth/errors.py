@@ -23,12 +23,20 @@ class WrongPassword(ValueError):
     """
 
 
+class WrongCurrentPassword(WrongPassword):
+    """The password sent to change an account is not its password (``account.py``)."""
+
+
 class UnknownEmail(ValueError):
     """No account has this email (a reset request, in development mode)."""
 
 
 class InvalidToken(ValueError):
     """A reset token that is unknown, expired, used up or someone else's."""
+
+
+class InvalidEmailToken(InvalidToken):
+    """A token for a new email that is unknown, expired, used up or another user's."""
 
 
 class TooManyAttempts(Exception):

@@ -136,6 +136,11 @@ class PayloadTooLarge(HTTPError):
     message = "request body too large"
 
 
+def seconds(count: int) -> str:
+    """Return a wait in words: ``"1 second"``, ``"30 seconds"``."""
+    return f"{count} second" if count == 1 else f"{count} seconds"
+
+
 class RetryLater(HTTPError):
     """An error that ends with "try again later": ``Retry-After`` says when."""
 
@@ -156,7 +161,7 @@ class TooManyRequests(RetryLater):
 
     def __init__(self, retry_after: int) -> None:
         """Say how many seconds to wait before the next attempt."""
-        super().__init__(f"too many attempts; try again in {retry_after} seconds", retry_after)
+        super().__init__(f"too many attempts; try again in {seconds(retry_after)}", retry_after)
 
 
 class ServiceUnavailable(RetryLater):
@@ -171,7 +176,7 @@ class ServiceUnavailable(RetryLater):
 
     def __init__(self, retry_after: int = 1) -> None:
         """Say how many seconds to wait before retrying."""
-        super().__init__(f"server busy; try again in {retry_after} seconds", retry_after)
+        super().__init__(f"server busy; try again in {seconds(retry_after)}", retry_after)
 
 
 class UnsupportedMediaType(HTTPError):

@@ -1,4 +1,4 @@
-"""Mail for production mode: the reset token goes to the user's mailbox.
+"""Mail for production mode: reset tokens, email tokens and notices go to the user's mailbox.
 
 Plain ``smtplib`` to the relay named by ``WSGIAUTH_SMTP_HOST`` and
 ``WSGIAUTH_SMTP_PORT``: a local MTA (Postfix, an SMTP sidecar) that takes
@@ -74,6 +74,78 @@ def no_account_message(settings: Settings, to: str) -> EmailMessage:
         "this email address, but there is no account with it. If you did not ask,\n"
         "ignore this email.\n",
     )
+
+
+def email_token_message(settings: Settings, to: str, token: str, minutes: int) -> EmailMessage:
+    """Write the email that carries the token for a change of email, to the new email.
+
+    Whoever confirms the change shows that they read this mailbox. The
+    token works only with the session that asked for it, so its link may
+    carry it: anyone else who sees the link can do nothing with it.
+    """
+    link = _link(settings, "/profile/email?" + urlencode({"email_token": token}))
+    browser = (
+        f"To confirm in the browser where you are logged in, open this link:\n\n{link}\n\n"
+        if link
+        else ""
+    )
+    return _message(
+        settings,
+        to,
+        "Confirm your new email",
+        "Someone, probably you, asked to make this the email of their account.\n\n"
+        f"{browser}"
+        f"Your email token: {token}\n\n"
+        f"It works once, within {minutes} minutes, with the session that asked for it:\n"
+        "send it to PUT /profile/email. If you did not ask, ignore this email.\n",
+    )
+
+
+# What production mails to an account's email when the account changes
+# (SECURITY.md, "account changes"): the subject, the news, and what to do
+# if it was not the owner, with the page to do it on.
+CHANGE_NOTICES = {
+    "password_changed": (
+        "Your password was changed",
+        "The password of your account was changed.",
+        "If it was not you, someone knows your password: choose a new one with\n"
+        "a reset token, sent to this address, which also ends their session:",
+        "/reset_password",
+    ),
+    "email_changing": (
+        "Your email is about to change",
+        "Someone, probably you, asked to change the email of your account to\n"
+        "{new_email}. It changes once the token mailed there is sent back.",
+        "If it was not you, someone knows your password: choose a new one with\n"
+        "a reset token, sent to this address, which also ends their session,\n"
+        "and with it the change they asked for:",
+        "/reset_password",
+    ),
+    "account_deleted": (
+        "Your account was deleted",
+        "Your account was deleted, with everything it held. This email may\n"
+        "create an account again.",
+        "If it was not you, someone knew your password. A new account starts here:",
+        "/",
+    ),
+}
+
+
+def change_notice(settings: Settings, to: str, change: str, new_email: str = "") -> EmailMessage:
+    """Write the email that tells an account's owner of a change (``CHANGE_NOTICES``)."""
+    subject, news, otherwise, path = CHANGE_NOTICES[change]
+    link = _link(settings, path)
+    return _message(
+        settings,
+        to,
+        subject,
+        news.format(new_email=new_email) + "\n\n" + otherwise + (f"\n\n{link}\n" if link else "\n"),
+    )
+
+
+def _link(settings: Settings, path: str) -> str:
+    """Return ``path`` as a link on the configured ``public_url``; ``""`` when there is none."""
+    return f"{settings.public_url}{path}" if settings.public_url else ""
 
 
 def _message(settings: Settings, to: str, subject: str, text: str) -> EmailMessage:

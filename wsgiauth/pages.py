@@ -13,7 +13,6 @@ with which status, is decided in ``browser.py``.
 import base64
 import hashlib
 from html import escape
-from http import HTTPStatus
 
 # The style sheet, in a <style> element of every page rather than at a URL of
 # its own: a route such as /style.css would change what JSON clients get for
@@ -35,6 +34,7 @@ button { margin-top: 1rem; padding: .55rem 1.2rem; font: inherit; font-weight: 6
 .error, .notice { padding: .6rem .8rem; border-radius: .3rem; }
 .error { border: 2px solid #b91c1c; }
 .notice { border: 2px solid #15803d; }
+button.danger { background: #b91c1c; }
 footer { margin-top: 2rem; font-size: .9rem; }
 """
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
@@ -54,6 +54,14 @@ CONTENT_SECURITY_POLICY = (
 NOTICES = {
     "registered": "Your account is ready. Log in with it.",
     "password_updated": "Your password is changed. Log in with the new one.",
+    "logged_out": "You are logged out.",
+    "password_changed": "Your password is changed.",
+    "email_token_mailed": "We have mailed a token to the new email. Open the link in that "
+    "mail, or paste the token below.",
+    "email_token_shown": "Development mode: the token below would go by mail to the new "
+    "email. Confirm it to change the email.",
+    "email_changed": "Your email is changed.",
+    "account_deleted": "Your account is deleted.",
 }
 
 
@@ -62,8 +70,18 @@ def esc(value: str) -> str:
     return escape(value, quote=True)
 
 
-def document(title: str, body: str) -> str:
-    """Return a whole page: the head (viewport, style) and ``body``."""
+def document(title: str, body: str, who: str = "") -> str:
+    """Return a whole page: the head (viewport, style), ``body`` and the footer.
+
+    ``who`` is the email of whoever is logged in, ``""`` for nobody: the
+    footer leads to the profile and to logging out, or to logging in.
+    """
+    if who:
+        links = '<a href="/profile">Your profile</a> · <a href="/sessions">Log out</a>'
+    else:
+        links = (
+            '<a href="/sessions">Log in</a> · <a href="/reset_password">Forgot your password?</a>'
+        )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -77,21 +95,36 @@ def document(title: str, body: str) -> str:
 <h1>{esc(title)}</h1>
 {body}
 </main>
-<footer><a href="/">Home</a> · <a href="/sessions">Log in</a> · \
-<a href="/reset_password">Forgot your password?</a></footer>
+<footer><a href="/">Home</a> · {links}</footer>
 </body>
 </html>
 """
 
 
-def error(code: int, message: str) -> str:
-    """Return the paragraph that shows a failed request's status and message."""
-    return f'<p class="error" role="alert">{code} {HTTPStatus(code).phrase}: {esc(message)}</p>'
+def error(text: str) -> str:
+    """Return the paragraph that shows why a request failed, in a sentence for people."""
+    return f'<p class="error" role="alert">{esc(text)}</p>'
 
 
 def notice(text: str) -> str:
     """Return a paragraph with good news."""
     return f'<p class="notice" role="status">{esc(text)}</p>'
+
+
+def sentence(message: str) -> str:
+    """Turn an API message into a sentence: a capital, spaces for underscores, a full stop.
+
+    ``"new_password is required"`` becomes ``"New password is required."``.
+    """
+    text = message.replace("_", " ")
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def wait(seconds: int) -> str:
+    """Say how long to wait: in seconds up to two minutes, then in minutes, rounded up."""
+    if seconds > 120:
+        return f"{-(-seconds // 60)} minutes"
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
 
 
 def field(form: str, name: str, label: str, kind: str, value: str = "", **attrs: str) -> str:
@@ -103,64 +136,216 @@ def field(form: str, name: str, label: str, kind: str, value: str = "", **attrs:
     )
 
 
-def form(action: str, button: str, fields: str, method: str = "") -> str:
+def email_field(
+    form: str, value: str = "", label: str = "Email", autocomplete: str = "username"
+) -> str:
+    """Return a required email input: a password manager's user name, unless told otherwise."""
+    return field(form, "email", label, "email", value, autocomplete=autocomplete, required="")
+
+
+def password_field(
+    form: str, name: str = "password", label: str = "Password", *, new: bool = False
+) -> str:
+    """Return a required password input, never filled in: the current one, or a new one.
+
+    ``autocomplete`` tells a password manager which: it offers the saved
+    password for ``current-password``, and a generated one to save for
+    ``new-password``.
+    """
+    purpose = "new-password" if new else "current-password"
+    return field(form, name, label, "password", autocomplete=purpose, required="")
+
+
+def form(action: str, button: str, fields: str, method: str = "", danger: bool = False) -> str:
     """Return a form that POSTs to ``action``.
 
     HTML forms send only GET and POST. For DELETE and PUT, ``method`` goes
-    in a hidden ``_method`` field, which the app reads on a form POST.
+    in a hidden ``_method`` field, which the app reads on a form POST. A
+    ``danger`` button, for what cannot be undone, is red.
     """
     hidden = f'<input type="hidden" name="_method" value="{method}">\n' if method else ""
+    style = ' class="danger"' if danger else ""
     return (
         f'<form method="post" action="{action}">\n{hidden}{fields}'
-        f'<button type="submit">{esc(button)}</button>\n</form>\n'
+        f'<button type="submit"{style}>{esc(button)}</button>\n</form>\n'
     )
 
 
 def login_form(email: str = "") -> str:
     """Return the login form (``POST /sessions``)."""
+    return form("/sessions", "Log in", email_field("login", email) + password_field("login"))
+
+
+def register_form(email: str = "") -> str:
+    """Return the registration form (``POST /users``)."""
     return form(
-        "/sessions",
-        "Log in",
-        field("login", "email", "Email", "email", email, autocomplete="username", required="")
-        + field("login", "password", "Password", "password", autocomplete="current-password"),
-    )
-
-
-def home(email: str = "", problem: str = "") -> str:
-    """GET /: the registration form, the login form, and the way to a reset.
-
-    ``problem`` is a failed registration's error paragraph, shown above its form.
-    """
-    register = form(
         "/users",
         "Create the account",
-        field("register", "email", "Email", "email", email, autocomplete="username", required="")
-        + field("register", "password", "Password", "password", autocomplete="new-password"),
+        email_field("register", email) + password_field("register", new=True),
     )
+
+
+def logout_form() -> str:
+    """Return the logout form (``DELETE /sessions``): a button, nothing to fill in."""
+    return form("/sessions", "Log out", "", method="DELETE")
+
+
+def logged_in(who: str) -> str:
+    """Return the paragraph that says who is logged in."""
+    return f"<p>You are logged in as <strong>{esc(who)}</strong>.</p>\n"
+
+
+def home(message: str = "") -> str:
+    """GET / for nobody logged in: the registration and login forms, after ``message``.
+
+    ``message`` is a notice, such as the one after logging out.
+    """
     return document(
         "Welcome",
-        f"<h2>Create an account</h2>\n{problem}{register}<h2>Log in</h2>\n{login_form()}",
+        f"{message}<h2>Create an account</h2>\n{register_form()}<h2>Log in</h2>\n{login_form()}",
     )
 
 
-def login(email: str = "", message: str = "") -> str:
-    """GET /sessions and every failed login: the login form, after ``message``."""
+def home_logged_in(who: str, message: str = "") -> str:
+    """GET / for someone logged in: who it is, the way to the profile, and to log out."""
+    return document(
+        "Welcome",
+        f'{message}{logged_in(who)}<p><a href="/profile">Your profile</a></p>\n{logout_form()}',
+        who,
+    )
+
+
+def register(email: str = "", message: str = "", who: str = "") -> str:
+    """GET /users, and every failed registration: the registration form, after ``message``."""
+    return document(
+        "Create an account",
+        f"{message}{register_form(email)}"
+        '<p>Have an account already? <a href="/sessions">Log in</a>.</p>\n',
+        who,
+    )
+
+
+def login(email: str = "", message: str = "", who: str = "") -> str:
+    """GET /sessions and every failed login: the login form, after ``message``.
+
+    For someone logged in, the logout form first, then the login form for
+    another account.
+    """
+    if who:
+        return document(
+            "Log out",
+            f"{message}{logged_in(who)}{logout_form()}"
+            f"<h2>Log in to another account</h2>\n{login_form(email)}",
+            who,
+        )
     return document(
         "Log in",
-        f'{message}{login_form(email)}<p>No account yet? <a href="/">Create one</a>.</p>\n',
+        f'{message}{login_form(email)}<p>No account yet? <a href="/users">Create one</a>.</p>\n',
     )
 
 
-def profile(email: str) -> str:
-    """GET /profile: who is logged in, and the logout form (``DELETE /sessions``)."""
+# --- the profile: the account's changes ---------------------------------------
+
+ABOUT_EMAIL = "<p>A token goes to the new email; the email changes when it is sent back.</p>\n"
+
+
+def password_form() -> str:
+    """Return the form that changes the password (``PUT /profile/password``)."""
+    return form(
+        "/profile/password",
+        "Change the password",
+        password_field("password", label="Current password")
+        + password_field("password", "new_password", "New password", new=True),
+        method="PUT",
+    )
+
+
+def email_form(email: str = "") -> str:
+    """Return the form that asks for a new email (``POST /profile/email``)."""
+    return form(
+        "/profile/email",
+        "Change the email",
+        email_field("email", email, "New email", autocomplete="email") + password_field("email"),
+    )
+
+
+def email_token_form(email_token: str = "") -> str:
+    """Return the form that sends the email token back (``PUT /profile/email``)."""
+    return form(
+        "/profile/email",
+        "Confirm the new email",
+        field(
+            "token",
+            "email_token",
+            "Email token",
+            "text",
+            email_token,
+            autocomplete="one-time-code",
+            required="",
+        ),
+        method="PUT",
+    )
+
+
+def delete_form() -> str:
+    """Return the form that deletes the account (``DELETE /profile``), with its warning."""
+    return (
+        "<p>This deletes your account and everything it holds, at once. "
+        "<strong>It cannot be undone.</strong></p>\n"
+        + form("/profile", "Delete the account", password_field("delete"), "DELETE", danger=True)
+    )
+
+
+def profile(who: str, message: str = "", problems: dict[str, str] | None = None) -> str:
+    """GET /profile: who is logged in, the logout form, and a section per change.
+
+    ``problems`` puts a failed form's error paragraph above its form, by
+    section (``"password"``, ``"email"``, ``"delete"``).
+    """
+    problems = problems or {}
+    sections = [
+        ("password", "Change the password", password_form()),
+        (
+            "email",
+            "Change the email",
+            ABOUT_EMAIL + email_form(),
+        ),
+        ("delete", "Delete the account", delete_form()),
+    ]
+    body = "".join(
+        f"<h2>{esc(title)}</h2>\n{problems.get(name, '')}{content}"
+        for name, title, content in sections
+    )
+    return document("Your profile", f"{message}{logged_in(who)}{logout_form()}{body}", who)
+
+
+def change_password(who: str, message: str = "") -> str:
+    """GET /profile/password, and a failed change: the password form, after ``message``."""
+    return document("Change the password", message + password_form(), who)
+
+
+def change_email(
+    who: str, email: str = "", email_token: str = "", message: str = "", problem: str = ""
+) -> str:
+    """GET /profile/email, and a failed step: ask for a new email, or confirm one with its token.
+
+    ``message`` goes above the first form, and ``problem`` above the second:
+    a failed request or a failed confirmation.
+    """
+    confirm = f"<h2>Confirm the new email</h2>\n{problem}{email_token_form(email_token)}"
+    return document("Change the email", f"{message}{ABOUT_EMAIL}{email_form(email)}{confirm}", who)
+
+
+def not_found(who: str = "") -> str:
+    """Return the page for a path that has none (404)."""
     return document(
-        "Your profile",
-        f"<p>You are logged in as <strong>{esc(email)}</strong>.</p>\n"
-        + form("/sessions", "Log out", "", method="DELETE"),
+        "Page not found",
+        '<p>There is no page at this address. <a href="/">Go to the home page</a>.</p>\n',
+        who,
     )
 
 
-def reset_request(email: str = "", message: str = "") -> str:
+def reset_request(email: str = "", message: str = "", who: str = "") -> str:
     """GET /reset_password: ask for a reset token by email."""
     return document(
         "Reset your password",
@@ -170,10 +355,11 @@ def reset_request(email: str = "", message: str = "") -> str:
             "Reset the password",
             field("reset", "email", "Email", "email", email, autocomplete="username", required=""),
         ),
+        who,
     )
 
 
-def new_password(email: str, reset_token: str, message: str = "") -> str:
+def new_password(email: str, reset_token: str, message: str = "", who: str = "") -> str:
     """Return the form that sets a new password (``PUT /reset_password``).
 
     The email is shown, read-only, so that the user sees which account this
@@ -182,20 +368,22 @@ def new_password(email: str, reset_token: str, message: str = "") -> str:
     fields = (
         field("new", "email", "Email", "email", email, readonly="")
         + f'<input type="hidden" name="reset_token" value="{esc(reset_token)}">\n'
-        + field("new", "new_password", "New password", "password", autocomplete="new-password")
+        + password_field("new", "new_password", "New password", new=True)
     )
     return document(
         "Choose a new password",
         message + form("/reset_password", "Set the password", fields, method="PUT"),
+        who,
     )
 
 
-def check_mail(email: str) -> str:
+def check_mail(email: str, who: str = "") -> str:
     """Return the answer to a reset request in production: the token went by mail."""
     return document(
         "Check your mail",
         f"<p>If <strong>{esc(email)}</strong> has an account, we have sent it a link "
         "to choose a new password. The link works once, for a limited time.</p>\n",
+        who,
     )
 
 

@@ -181,3 +181,14 @@ class Throttle:
         expired = select(Attempts.key).where(Attempts.expires_at <= now).limit(SWEEP_BATCH)
         with self._db.engine.begin() as connection:
             connection.execute(delete(Attempts).where(Attempts.key.in_(expired)))
+
+
+def login_key(email: str) -> str:
+    """Return the key that ``Throttle.count_login`` counts the logins of ``email`` under.
+
+    Deleting an account deletes this row with it (``account.py``): the
+    streak of an account's failed logins is kept until cleared, and would
+    otherwise outlive the account. The row of its reset requests stays
+    until its window ends: it guards a mailbox, which outlives the account.
+    """
+    return f"login:{email}"

@@ -37,7 +37,9 @@ from wsgiauth.request import StartResponse, WSGIApplication
 
 HIDDEN = "<hidden>"
 # Form and query fields whose values are secrets.
-SECRET_FIELDS = frozenset({"password", "new_password", "reset_token", SESSION_COOKIE})
+SECRET_FIELDS = frozenset(
+    {"password", "new_password", "reset_token", "email_token", SESSION_COOKIE}
+)
 
 log = logging.getLogger("wsgiauth.trace")
 # The SQL statements of the request this thread is answering, or None.
@@ -97,7 +99,13 @@ def response_lines(status: str, headers: Iterable[tuple[str, str]]) -> list[str]
     """Return the status line and headers of the answer, secrets hidden."""
     lines = [f"HTTP/1.1 {status}"]
     for name, value in headers:
-        lines.append(f"{name}: {mask_set_cookie(value) if name == 'Set-Cookie' else value}")
+        if name == "Set-Cookie":
+            value = mask_set_cookie(value)
+        elif name == "Location":
+            # A page's 303 may lead to a URL with a token in its query.
+            path, question, query = value.partition("?")
+            value = path + question + mask_query(query)
+        lines.append(f"{name}: {value}")
     return lines
 
 

@@ -3,8 +3,9 @@
 ``users`` keeps exactly the seed's five columns. What the seed has no room
 for lives beside it: when each session and reset token was issued
 (``token_times``), the logins and reset requests counted per email
-(``attempts``), and the clients that have logged in to each account, with
-their own failed logins (``devices``). Times are Unix seconds, which
+(``attempts``), the changes of email asked for and not yet confirmed
+(``email_changes``), and the clients that have logged in to each account,
+with their own failed logins (``devices``). Times are Unix seconds, which
 compare the same way on SQLite and PostgreSQL.
 """
 
@@ -75,6 +76,25 @@ class Attempts(Base):
     # When the row may be deleted; NULL keeps it until it is cleared. The
     # index lets the periodic sweep find expired rows without a full scan.
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+
+
+class EmailChange(Base):
+    """A change of email asked for and not yet confirmed: at most one per user.
+
+    The token that confirms it goes to the new email (``account.py``); only
+    its SHA-256 digest is kept, as for sessions and reset tokens. A new
+    request replaces the row; the change, a new password or the account's
+    deletion removes it.
+    """
+
+    __tablename__ = "email_changes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    new_email: Mapped[str] = mapped_column(String(250), nullable=False)
+    issued_at: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 class Device(Base):
