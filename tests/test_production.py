@@ -284,7 +284,9 @@ def log_in(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD) -
     """Log in and return the Cookie header of the new session."""
     res = send(app, "POST", "/sessions", {"email": email, "password": password})
     assert res.status_int == 200, res.body
-    return "session_id=" + res.headers["Set-Cookie"].split(";")[0].removeprefix("session_id=")
+    return "session_id=" + res.headers.getall("Set-Cookie")[0].split(";")[0].removeprefix(
+        "session_id="
+    )
 
 
 def test_a_new_password_is_mailed_to_the_account(prod):
