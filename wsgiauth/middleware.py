@@ -13,7 +13,7 @@ may do with it.
 
 from typing import Any
 
-from wsgiauth.http import json_response, status_line
+from wsgiauth.http import json_response
 from wsgiauth.pages import CONTENT_SECURITY_POLICY
 from wsgiauth.request import StartResponse, WSGIApplication
 
@@ -70,7 +70,7 @@ def protect(app: WSGIApplication) -> WSGIApplication:
             or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}",
         ):
             response = json_response({"message": "cross-site request refused"}, 403)
-            start(status_line(response.code), response.header_list())
+            start(*response.start())
             return [response.body]
         return app(environ, start)
 
