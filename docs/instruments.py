@@ -385,7 +385,9 @@ def browse(
 
     ``headers`` are whole lines, such as ``"Accept: text/html"``. The long
     ``Content-Security-Policy`` is shortened to its first directive. The
-    body keeps the headers, to follow a ``Location`` or send a cookie back.
+    body keeps the headers, to follow a ``Location`` or send a cookie back;
+    of a header sent twice, the first (a login's session cookie, before
+    its device cookie).
     """
     lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1:5000", *headers]
     if body:
@@ -398,7 +400,7 @@ def browse(
     received.headers = {}
     for line in header_lines:
         name, _, value = line.partition(": ")
-        received.headers[name] = value
+        received.headers.setdefault(name, value)
         if name == "Content-Security-Policy":
             value = value.split(";")[0] + "; …"
         print(f"{name}: {value}")

@@ -136,8 +136,25 @@ def register(app: webtest.TestApp, email: str = EMAIL, password: str = PASSWORD)
 
 
 def session_cookie(res: webtest.TestResponse) -> tuple[str, str, dict[str, str]]:
-    """Return the name, value and attributes (lower-cased names) of the one Set-Cookie."""
-    (header,) = res.headers.getall("Set-Cookie")
+    """Return the name, value and attributes (lower-cased names) of the one Set-Cookie.
+
+    The device cookies a login sets beside the session's (``api.device_cookies``)
+    are left out: ``device_cookies`` reads them.
+    """
+    (header,) = [
+        cookie for cookie in res.headers.getall("Set-Cookie") if not cookie.startswith("device=")
+    ]
+    return parse_set_cookie(header)
+
+
+def device_cookies(res: webtest.TestResponse) -> list[tuple[str, str, dict[str, str]]]:
+    """Return the name, value and attributes of each device cookie a login set."""
+    headers = res.headers.getall("Set-Cookie")
+    return [parse_set_cookie(header) for header in headers if header.startswith("device=")]
+
+
+def parse_set_cookie(header: str) -> tuple[str, str, dict[str, str]]:
+    """Return the name, value and attributes (lower-cased names) of a ``Set-Cookie``."""
     first, *rest = (part.strip() for part in header.split(";"))
     name, _, value = first.partition("=")
     attributes = {}
@@ -363,7 +380,7 @@ def page_of(res: webtest.TestResponse, status: int) -> Page:
 
 def session_of(res: webtest.TestResponse) -> str:
     """Return the session id a response sets."""
-    found = re.match(r"session_id=([^;]*);", res.headers["Set-Cookie"])
+    found = re.match(r"session_id=([^;]*);", res.headers.getall("Set-Cookie")[0])
     assert found, res.headers
     return found[1]
 

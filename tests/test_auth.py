@@ -509,14 +509,16 @@ def test_reset_requests_are_throttled_per_account(db: DB, clock: FakeClock) -> N
     auth.throttle_reset_request("bob@bob.com")
 
 
-def test_a_login_makes_five_database_statements(db: DB, clock: FakeClock) -> None:
+def test_a_login_makes_seven_database_statements_six_with_a_device(
+    db: DB, clock: FakeClock
+) -> None:
     # A login used to take 7 statements in 3 transactions (count, re-read
     # the count, look up the user, set the session, read and write its time,
-    # clear the count), each a round trip on the hot path. Counted here so
-    # that it cannot creep back.
+    # clear the count), each a round trip on the hot path, before it also
+    # made a device. Counted here so that none creeps in.
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "pw")
-    assert new_session(auth, "bob@bob.com")  # a first login: any sweep of old rows
+    device = auth.log_in("bob@bob.com", "pw").device  # a first login: any sweep of old rows
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -525,10 +527,16 @@ def test_a_login_makes_five_database_statements(db: DB, clock: FakeClock) -> Non
     sqlalchemy.event.listen(db.engine, "before_cursor_execute", count)
     try:
         assert new_session(auth, "bob@bob.com")
+        without_device, statements[:] = statements[:], []
+        assert auth.log_in("bob@bob.com", "pw", device=device).session_id
     finally:
         sqlalchemy.event.remove(db.engine, "before_cursor_execute", count)
     # The user (looked up first, so that the throttle knows whether the email
     # is an account's), the count (an upsert), then one transaction: the
-    # session (a compare-and-set on the hash) and its time (an upsert); last,
-    # the count cleared.
-    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT", "DELETE"]
+    # session (a compare-and-set on the hash), its time (an upsert), the new
+    # device and the devices past the ten most recent deleted; last, the
+    # count cleared.
+    assert without_device == ["SELECT", "INSERT", "UPDATE", "INSERT", "INSERT", "DELETE", "DELETE"]
+    # With a device cookie, the device's own count (an update, which also
+    # checks the cookie), and nothing to clear after the transaction.
+    assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT", "INSERT", "DELETE"]

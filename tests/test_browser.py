@@ -82,7 +82,7 @@ def test_login_redirects_to_the_profile_with_the_cookie(app):
     assert res.headers["Location"] == "/profile"
     assert re.fullmatch(
         r"session_id=[0-9a-f-]{36}; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax",
-        res.headers["Set-Cookie"],
+        res.headers.getall("Set-Cookie")[0],
     )
     page = page_of(browse(app, "GET", "/profile", cookie=f"session_id={session_of(res)}"), 200)
     assert EMAIL in page.text

@@ -191,6 +191,12 @@ def session_cookie(context: Any) -> dict[str, Any] | None:
     return cookies[0] if cookies else None
 
 
+def device_cookies(context: Any) -> list[dict[str, Any]]:
+    """Return the device cookies as the browser keeps them, one per path, in path order."""
+    cookies = [cookie for cookie in context.cookies() if cookie["name"] == "device"]
+    return sorted(cookies, key=lambda cookie: cookie["path"])
+
+
 def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
     shots_dir = os.environ.get("WSGIAUTH_SCREENSHOTS")
     shots = Path(shots_dir) if shots_dir else None
@@ -231,6 +237,16 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         assert cookie is not None
         assert (cookie["httpOnly"], cookie["sameSite"], cookie["secure"]) == (True, "Lax", False)
         assert (cookie["domain"], cookie["path"]) == ("127.0.0.1", "/")
+        # The device cookie, one value for the two paths that check a password.
+        devices = device_cookies(browser)
+        assert sorted(device["path"] for device in devices) == ["/profile", "/sessions"]
+        assert len({device["value"] for device in devices}) == 1
+        for device in devices:
+            assert (device["httpOnly"], device["sameSite"], device["secure"]) == (
+                True,
+                "Lax",
+                False,
+            )
         me.shoot("profile")
 
         # Another site's forms: refused, and the session lives on.
@@ -260,6 +276,7 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
         assert me.path() == "/?done=logged_out"
         assert "You are logged out." in me.text()
         assert session_cookie(browser) is None
+        assert device_cookies(browser) == devices  # a device cookie outlives the session
         assert me.go("/profile") == 403
         assert "Nobody is logged in." in me.text()
         assert EMAIL not in me.text()

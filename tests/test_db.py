@@ -163,6 +163,7 @@ def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
         # The seed's users, and beside it the tables that keep time and counts.
         assert sorted(name for (name,) in tables) == [
             "attempts",
+            "devices",
             "email_changes",
             "token_times",
             "users",

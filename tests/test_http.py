@@ -18,7 +18,6 @@ from wsgiauth.http import (
     UnsupportedMediaType,
     json_response,
     set_cookie,
-    status_line,
 )
 from wsgiauth.parsers import first_values, parse_cookie
 
@@ -61,7 +60,7 @@ def test_set_cookie_round_trips_through_parse_cookie() -> None:
     assert first_values(parse_cookie(header))["session_id"] == session_id
 
 
-# --- status_line and the HTTP errors ------------------------------------------
+# --- status lines and the HTTP errors -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -81,18 +80,18 @@ def test_set_cookie_round_trips_through_parse_cookie() -> None:
     ids=str,
 )
 def test_status_line(code: int, expected: str) -> None:
-    assert status_line(code) == expected
+    assert Response(code).start()[0] == expected
 
 
 def test_status_line_413() -> None:
     # Python 3.13 renamed the phrase after RFC 9110; either is a valid answer.
-    assert status_line(413) in ("413 Request Entity Too Large", "413 Content Too Large")
+    assert Response(413).start()[0] in ("413 Request Entity Too Large", "413 Content Too Large")
 
 
 @pytest.mark.parametrize("code", [0, 99, 299, 999])
 def test_status_line_unknown_code(code: int) -> None:
     with pytest.raises(ValueError):
-        status_line(code)
+        Response(code).start()
 
 
 ERRORS = [
@@ -139,7 +138,7 @@ def test_every_401_carries_the_cookie_challenge() -> None:
 def test_json_response_ends_with_a_newline() -> None:
     response = json_response({"email": "bob@me.com"}, 201, [("X-A", "b")])
     assert response.body == b'{"email": "bob@me.com"}\n'
-    assert response.header_list() == [
+    assert response.start()[1] == [
         ("Content-Type", "application/json"),
         ("X-A", "b"),
         ("Content-Length", "24"),
@@ -147,7 +146,10 @@ def test_json_response_ends_with_a_newline() -> None:
 
 
 def test_a_204_has_no_content_length() -> None:
-    assert Response(204, headers=[("Allow", "GET")]).header_list() == [("Allow", "GET")]
+    assert Response(204, headers=[("Allow", "GET")]).start() == (
+        "204 No Content",
+        [("Allow", "GET")],
+    )
 
 
 @pytest.mark.parametrize(

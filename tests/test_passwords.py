@@ -7,8 +7,13 @@ SECURITY.md says why each rule is there ("passwords", "common passwords",
 "no email oracle", "a flood of logins").
 """
 
+import statistics
+import time
+
 import pytest
+import requests
 import sqlalchemy
+from conftest import Server
 from helpers import (
     EMAIL,
     PASSWORD,
@@ -167,6 +172,38 @@ def test_a_rehash_never_overwrites_a_password_changed_meanwhile(db: DB) -> None:
     stored = db.start_session(user.id, "digest", 1.0, checked_hash="old hash", new_hash="rehashed")
     assert stored is False
     assert db.find_user_by(id=user.id).hashed_password == "reset meanwhile"
+
+
+def test_after_a_cost_rise_a_wrong_password_takes_what_an_unknown_email_takes(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Until its owner logs in again, an account keeps the hash of the old
+    # cost. A wrong password for it must still cost what the dummy check of
+    # an unknown email costs, or one request tells the account exists
+    # (SECURITY.md, "no email oracle"). Two real servers on one database:
+    # the first at cost 8, the second at cost 11, eight times the work.
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "8")
+    form = {"email": EMAIL, "password": PASSWORD}
+    with Server(sqlite_url) as server:
+        assert requests.post(f"{server.url}/users", data=form, timeout=10).status_code == 200
+    monkeypatch.setenv("WSGIAUTH_BCRYPT_ROUNDS", "11")
+    times: dict[str, list[float]] = {"account": [], "unknown": []}
+    with Server(sqlite_url) as server, requests.Session() as client:
+        client.trust_env = False
+        for number in range(7):  # under the limit of 10 failures of one email
+            for kind, email in (("account", EMAIL), ("unknown", f"nobody-{number}@example.com")):
+                started = time.perf_counter()
+                answer = client.post(
+                    f"{server.url}/sessions", data={"email": email, "password": "wrong"}, timeout=10
+                )
+                times[kind].append(time.perf_counter() - started)
+                assert answer.status_code == 401
+    account, unknown = (statistics.median(times[kind]) for kind in ("account", "unknown"))
+    print(
+        f"\nmedian wrong password: account at cost 8 {account:.3f} s, unknown email {unknown:.3f} s"
+    )
+    # Without the difference paid, the account answers in an eighth of the time.
+    assert 0.75 < account / unknown < 1.33
 
 
 # --- bcrypt's slots: past them, a 503 (slots.FairSlots decides who waits) -----

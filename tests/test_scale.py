@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 
 from wsgiauth.auth import Auth, WrongPassword
 from wsgiauth.db import DB
-from wsgiauth.user import Attempts, EmailChange, TokenTimes, User
+from wsgiauth.user import Attempts, Device, EmailChange, TokenTimes, User
 
 TIMEOUT = 10  # seconds, for every HTTP request
 
@@ -76,8 +76,8 @@ def fill_tables(engine: Engine) -> None:
     """Insert a few thousand realistic rows in bulk, then ANALYZE.
 
     Half the users are logged in, one in ten has a reset token, each has a
-    ``token_times`` row and a change of email waiting for its token, and
-    there are as many throttle counters.
+    ``token_times`` row, two devices and a change of email waiting for its
+    token, and there are as many throttle counters.
     """
     users = [
         {
@@ -103,6 +103,17 @@ def fill_tables(engine: Engine) -> None:
         }
         for number in range(1, BULK_USERS + 1)
     ]
+    devices = [
+        {
+            "user_id": number // 2,
+            "digest": uuid.uuid4().hex * 2,
+            "issued_at": time.time(),
+            "count": 0,
+            "window_started_at": time.time(),
+            "streak": 0,
+        }
+        for number in range(2, 2 * BULK_USERS + 2)
+    ]
     changes = [
         {
             "user_id": number,
@@ -116,6 +127,7 @@ def fill_tables(engine: Engine) -> None:
         connection.execute(insert(User), users)
         connection.execute(insert(TokenTimes), times)
         connection.execute(insert(Attempts), attempts)
+        connection.execute(insert(Device), devices)
         connection.execute(insert(EmailChange), changes)
         if engine.dialect.name == "postgresql":
             # The explicit ids above did not move the sequence on.
@@ -165,7 +177,7 @@ def is_rowid_alias(connection: Connection, table: str, column: str) -> bool:
 # The sweep of expired attempts looks up by "attempts.expires_at <= ?", in
 # "attempts.key IN (SELECT ...)".
 LOOKUP = re.compile(
-    r'\b(users|token_times|attempts|email_changes)\."?(\w+)"? '
+    r'\b(users|token_times|attempts|email_changes|devices)\."?(\w+)"? '
     r"(?:=|<=|IN) (?:\?|%\(\w+\)s|\w+\.\w+|\()"
 )
 
@@ -235,6 +247,15 @@ def test_the_lookup_columns_are_indexed(db_url: str) -> None:
         assert inspector.get_pk_constraint("users")["constrained_columns"] == ["id"]
         assert inspector.get_pk_constraint("token_times")["constrained_columns"] == ["user_id"]
         assert inspector.get_pk_constraint("attempts")["constrained_columns"] == ["key"]
+        indexed = {tuple(index["column_names"]) for index in inspector.get_indexes("devices")}
+        assert ("user_id",) in indexed
+        assert any(
+            index["column_names"] == ["digest"] and index["unique"]
+            for index in inspector.get_indexes("devices")
+        ) or any(
+            constraint["column_names"] == ["digest"]
+            for constraint in inspector.get_unique_constraints("devices")
+        )
     finally:
         database.dispose()
 
@@ -264,7 +285,12 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
             auth.log_in(email, "wrong password")  # a new throttle row
         with pytest.raises(WrongPassword):
             auth.log_in(email, "wrong again")  # the counter raised
-        session_id = auth.log_in(email, password).session_id  # and cleared
+        login = auth.log_in(email, password)  # and cleared; a device made
+        with pytest.raises(WrongPassword):
+            auth.log_in(email, "wrong", device=login.device)  # counted on the device
+        again = auth.log_in(email, password, device=login.device)  # and replaced
+        auth.end_devices(login.user.id, keep=again.device)
+        session_id = again.session_id
         with pytest.raises(WrongPassword):
             auth.log_in("nobody@example.com", password)
         user = auth.get_user_from_session_id(session_id)
@@ -313,6 +339,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         assert {"email", "session_id", "reset_token", "id"} <= looked_up.get("users", set())
         assert "user_id" in looked_up.get("token_times", set())
         assert "key" in looked_up.get("attempts", set())
+        assert {"digest", "user_id"} <= looked_up.get("devices", set())
         assert "user_id" in looked_up.get("email_changes", set())
 
         scans = []

@@ -82,7 +82,8 @@ def log_in(email: str, password: str) -> str:
     session_id = response.cookies["session_id"]
     assert UUID4.fullmatch(session_id), session_id
     # The cookie lasts as long as the server keeps the session: 14 days.
-    assert response.headers["Set-Cookie"] == (
+    # (The device cookies follow: tests/test_devices.py.)
+    assert response.raw.headers.getlist("Set-Cookie")[0] == (
         f"session_id={session_id}; Max-Age=1209600; Path=/; HttpOnly; SameSite=Lax"
     )
     return session_id
@@ -364,7 +365,11 @@ def test_access_log_has_one_line_per_request_and_no_secret(seed_url: str, server
 
 
 def curl(*args: str) -> tuple[int, dict[str, str], str]:
-    """Run curl; return the status, the headers (lower-case names) and the body."""
+    """Run curl; return the status, the headers (lower-case names) and the body.
+
+    Of a header sent twice (a login's Set-Cookie: the session's, then the
+    device's), the first is kept.
+    """
     done = subprocess.run(
         ["curl", "-sS", "-i", "--noproxy", "*", "--max-time", str(TIMEOUT), *args],
         capture_output=True,
@@ -379,7 +384,7 @@ def curl(*args: str) -> tuple[int, dict[str, str], str]:
     headers = {}
     for line in header_lines:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        headers.setdefault(name.strip().lower(), value.strip())
     return int(status_line.split()[1]), headers, body
 
 

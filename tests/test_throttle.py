@@ -10,11 +10,14 @@ says why ("password guessing", "consecutive failures", "a bounded database").
 import threading
 
 import pytest
+import requests
 import sqlalchemy
+from conftest import Server
 from helpers import (
     DAY,
     EMAIL,
     NEW_PASSWORD,
+    OTHER,
     PASSWORD,
     START,
     FakeClock,
@@ -563,3 +566,47 @@ def test_login_key_is_the_key_a_login_is_counted_under(db: DB, clock: FakeClock)
     with db.engine.connect() as connection:
         keys = connection.execute(sqlalchemy.text("SELECT key FROM attempts")).scalars().all()
     assert keys == [login_key("bob@example.com")]
+
+
+# --- against a real serve.py: no attempt is counted that bcrypt did not check ---
+
+
+def test_passwords_bcrypt_never_checks_count_no_attempt_on_a_real_server(sqlite_url):
+    # A password over 72 bytes can never be anyone's: bcrypt would refuse it.
+    # Counting it as a failed login let an attacker lock an account for the
+    # price of a cheap request (SECURITY.md, "consecutive failures"), and
+    # fill the attempts table with rows for made-up emails.
+    too_long = "x" * 73
+    with Server(sqlite_url) as server:
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{server.url}/users", data=form, timeout=10).status_code == 200
+        answers = {}
+        for email in (EMAIL, OTHER):
+            for _ in range(110):  # past the limit, and past the cap
+                answer = requests.post(
+                    f"{server.url}/sessions",
+                    data={"email": email, "password": too_long},
+                    timeout=10,
+                )
+                assert answer.status_code == 401  # the README's answer, kept
+            answers[email] = answer
+        for number in range(50):
+            email = f"made-up-{number}@example.com"
+            form = {"email": email, "password": too_long}
+            assert requests.post(f"{server.url}/sessions", data=form, timeout=10).status_code == 401
+        # The same answer for every email, ...
+        known, unknown = answers[EMAIL], answers[OTHER]
+        assert known.content == unknown.content
+        assert without_date_header(known) == without_date_header(unknown)
+        # ... nothing counted: the owner logs in, and no row was made.
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{server.url}/sessions", data=form, timeout=10).status_code == 200
+    engine = sqlalchemy.create_engine(sqlite_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM attempts")).scalar_one() == 0
+    engine.dispose()
+
+
+def without_date_header(answer: requests.Response) -> list[tuple[str, str]]:
+    """The headers of a ``requests`` answer, in order, except Date."""
+    return [(name, value) for name, value in answer.headers.items() if name.lower() != "date"]

@@ -44,6 +44,9 @@ SESSION = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
         (f'session_id="{SESSION}"', f"session_id={HIDDEN}"),
         (f"reset_token={SESSION}; x=1", f"reset_token={HIDDEN}; x=1"),
         (f"my_session_id={SESSION}", f"my_session_id={SESSION}"),  # another cookie
+        # The device cookie is a credential too (devices.py).
+        (f"device={SESSION}; theme=dark", f"device={HIDDEN}; theme=dark"),
+        (f"session_id={SESSION}; device={SESSION}", f"session_id={HIDDEN}; device={HIDDEN}"),
     ],
 )
 def test_mask_cookie_header(header: str, masked: str) -> None:
@@ -137,6 +140,10 @@ def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
         form = {"email": "bob@me.com", "password": password}
         assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
         login = requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+        # Again, with the device cookie the first login set.
+        device = login.cookies.get("device", path="/sessions")
+        again = {"device": device}
+        login = requests.post(f"{url}/sessions", data=form, cookies=again, timeout=TIMEOUT)
         session_id = login.cookies["session_id"]
         cookies = {"session_id": session_id, "theme": "dark"}
         assert requests.get(f"{url}/profile", cookies=cookies, timeout=TIMEOUT).status_code == 200
@@ -145,7 +152,7 @@ def test_serve_trace_shows_a_login_and_no_secret(db_url: str) -> None:
         form = {"email": "bob@me.com", "reset_token": token, "new_password": new_password}
         assert requests.put(f"{url}/reset_password", data=form, timeout=TIMEOUT).status_code == 200
         log = server.stop()
-    for secret in (password, new_password, session_id, token):
+    for secret in (password, new_password, session_id, token, device):
         assert secret not in log
     # The login, as a learner sees it: request, route, SQL, answer.
     block = log[log.index("> POST /sessions HTTP/1.1") :]

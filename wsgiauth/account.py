@@ -6,12 +6,16 @@ session: a session alone, which a computer left logged in or a stolen
 cookie gives away, changes nothing (SECURITY.md, "account changes").
 
 - The password is checked as a login checks it: in a bcrypt slot, and
-  counted by the login throttle first (``Throttle.count_login``). A stolen
-  session guesses no faster than the login form, and its wrong guesses
-  lock the account as failed logins do; a right one clears the count.
+  counted first, by the login throttle (``Throttle.count_login``), or on
+  the client's device if it sent a device cookie of the account
+  (``Devices.count_login``). A stolen session guesses no faster than the
+  login form, and its wrong guesses lock the account as failed logins do;
+  a right one clears the count. An owner whose account an attacker has
+  locked can still change the password from a client that has logged in.
 - A new password ends every token of the old one: the session (the caller
   gets a new one), the reset token, a pending change of email, in one
-  transaction (``DB.change_password``).
+  transaction (``DB.change_password``); then every device cookie of the
+  account but the caller's.
 - A new email takes two steps. The first issues a token for it, kept as a
   digest in ``email_changes`` (one pending change per user), which
   production mails to the new address: whoever confirms reads that
@@ -33,10 +37,17 @@ from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import emails, tokens
 from wsgiauth.db import DB
-from wsgiauth.errors import EmailTaken, InvalidEmailToken, TooManyAttempts, WrongCurrentPassword
-from wsgiauth.passwords import Passwords
+from wsgiauth.devices import Devices
+from wsgiauth.errors import (
+    EmailTaken,
+    InvalidEmailToken,
+    InvalidInput,
+    TooManyAttempts,
+    WrongCurrentPassword,
+)
+from wsgiauth.passwords import Passwords, encode
 from wsgiauth.throttle import Throttle, login_key
-from wsgiauth.user import Attempts, EmailChange, TokenTimes, User
+from wsgiauth.user import Attempts, Device, EmailChange, TokenTimes, User
 
 # How long the token for a new email works, in seconds: an hour, as a
 # reset token by default. A change not confirmed by then is asked again.
@@ -62,6 +73,7 @@ def rows_naming(user: User) -> list[Delete]:
     """
     return [
         delete(EmailChange).where(EmailChange.user_id == user.id),
+        delete(Device).where(Device.user_id == user.id),
         delete(TokenTimes).where(TokenTimes.user_id == user.id),
         # Not the count of reset requests for the mailbox, which ends with its
         # window: deleting it would let anyone mail one mailbox without end,
@@ -76,26 +88,38 @@ class Account:
     """Change a logged-in user's password or email, or delete the account."""
 
     def __init__(
-        self, db: DB, passwords: Passwords, throttle: Throttle, clock: Callable[[], float]
+        self,
+        db: DB,
+        passwords: Passwords,
+        throttle: Throttle,
+        devices: Devices,
+        clock: Callable[[], float],
     ) -> None:
-        """Work on ``db`` with the password rules and the throttle of ``Auth``."""
+        """Work on ``db`` with the password rules, the throttle and the devices of ``Auth``."""
         self._db = db
         self._passwords = passwords
         self._throttle = throttle
+        self._devices = devices
         self._clock = clock
 
     def change_password(
-        self, user: User, password: str, new_password: str, client: str = ""
+        self,
+        user: User,
+        password: str,
+        new_password: str,
+        client: str = "",
+        device: str | None = None,
     ) -> str:
         """Set ``new_password`` if ``password`` is the current one; return the new session id.
 
         Raises ``InvalidInput`` for a new password that breaks the rules
         (before any bcrypt work or count), and for the current password what
         a login raises: ``Busy``, ``TooManyAttempts``, ``WrongPassword``.
+        Every device cookie of the user ends but ``device``, the caller's.
         """
         self._passwords.check_policy(new_password)
         with self._passwords.slot(client):
-            self._check_password(user, password)
+            on_device = self._check_password(user, password, device)
             hashed = self._passwords.hash(new_password)
         session_id = tokens.new_token()
         digest = tokens.digest(session_id)
@@ -105,12 +129,15 @@ class Account:
             # A reset or another change landed while bcrypt ran: the password
             # just checked is no longer the password.
             raise WrongCurrentPassword("wrong password")
-        self._throttle.clear_login(user.email)
+        # After the new password is stored: a login that checked the old one
+        # stores its device only while the old hash is the stored one.
+        self._devices.end(user.id, keep=device if on_device else None)
+        self._throttle.clear_login(user.email)  # the failures were against the old password
         user.hashed_password = hashed  # the object the caller holds says what is stored
         return session_id
 
     def request_email_change(
-        self, user: User, email: str, password: str, client: str = ""
+        self, user: User, email: str, password: str, client: str = "", device: str | None = None
     ) -> EmailToken:
         """Issue a token for a new email if ``password`` is right, replacing any pending one.
 
@@ -122,8 +149,8 @@ class Account:
         """
         email = emails.normalize_email(email)
         with self._passwords.slot(client):
-            self._check_password(user, password)
-        self._throttle.clear_login(user.email)
+            on_device = self._check_password(user, password, device)
+        self._clear(user, device if on_device else None)
         if self._db.find_user_by_email(email) is not None:
             raise EmailTaken(f"User {email} already exists")  # the seed's words, as at registration
         self._throttle.count_reset_request(email)
@@ -170,7 +197,9 @@ class Account:
         self._throttle.clear_login(user.email)
         return email
 
-    def delete(self, user: User, password: str, client: str = "") -> None:
+    def delete(
+        self, user: User, password: str, client: str = "", device: str | None = None
+    ) -> None:
         """Delete the account and every row that names it, if ``password`` is right.
 
         Raises what a login raises for the password. One transaction: if the
@@ -179,7 +208,7 @@ class Account:
         shared by (``Passwords.slot``).
         """
         with self._passwords.slot(client):
-            self._check_password(user, password)
+            self._check_password(user, password, device)
         with self._db.engine.begin() as connection:
             results = [connection.execute(statement) for statement in rows_naming(user)]
             if results[-1].rowcount == 0:
@@ -203,12 +232,30 @@ class Account:
             return False
         return True
 
-    def _check_password(self, user: User, password: str) -> None:
+    def _check_password(self, user: User, password: str, device: str | None) -> bool:
         """Count an attempt as a login does, then check ``password``; hold a bcrypt slot.
 
         Counting comes first, as in ``Auth.log_in``: counting only the
-        failures, after bcrypt, would let parallel guesses slip past the limit.
+        failures, after bcrypt, would let parallel guesses slip past the
+        limit. It is counted on ``device`` if that is a device cookie of the
+        user, else on the account, as a login's; a password bcrypt would
+        not check (empty, over 72 bytes) is refused before, counted nowhere.
+        Returns whether it was counted on the device.
         """
-        self._throttle.count_login(user.email, account=True)
+        try:
+            encode(password)
+        except InvalidInput:
+            raise WrongCurrentPassword("wrong password") from None
+        on_device = device is not None and self._devices.count_login(user.id, device)
+        if not on_device:
+            self._throttle.count_login(user.email, account=True)
         if not self._passwords.matches(user.hashed_password, password):
             raise WrongCurrentPassword("wrong password")
+        return on_device
+
+    def _clear(self, user: User, device: str | None) -> None:
+        """Clear the count a right password was counted on: the device's, or the account's."""
+        if device is not None:
+            self._devices.clear(user.id, device)
+        else:
+            self._throttle.clear_login(user.email)

@@ -50,6 +50,10 @@ if TYPE_CHECKING:  # app.py imports this module: only the type checker needs App
     from wsgiauth.app import App
 
 SESSION_COOKIE = "session_id"
+# The device cookie (devices.py): set at each login, read by the requests that
+# check a password, so it is sent only to their paths, not with every request.
+DEVICE_COOKIE = "device"
+DEVICE_COOKIE_PATHS = ("/sessions", "/profile")
 # The production answer to POST /reset_password, whatever the email.
 RESET_MAILED = "if this email has an account, a reset token has been sent to it"
 # The production answer to POST /profile/email.
@@ -83,11 +87,29 @@ def post_users(app: App, request: Request) -> Answer:
 
 
 def post_sessions(app: App, request: Request) -> Answer:
-    """POST /sessions: check the password and set the session cookie (seed task 11)."""
+    """POST /sessions: check the password, set the session cookie (seed task 11) and the device's.
+
+    The device cookie the client sent, if any, gives it its own allowance
+    of failed logins (``devices.py``); a new one replaces it. It outlives
+    the session: logging out leaves it, and its ``Max-Age`` is the server's
+    own limit, ``device_ttl``.
+    """
     email, password = request.required("email"), request.required("password")
-    login = app.auth.log_in(email, password, client=request.client)
-    cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
-    return Answer({"email": login.user.email, "message": "logged in"}, 200, [cookie])
+    device = request.cookies.get(DEVICE_COOKIE)
+    login = app.auth.log_in(email, password, client=request.client, device=device)
+    assert login.device is not None  # a login always gives one
+    settings = app.settings
+    cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
+    for path in DEVICE_COOKIE_PATHS:  # a cookie has one Path: one for each
+        cookie = set_cookie(
+            DEVICE_COOKIE,
+            login.device,
+            max_age=settings.device_ttl,
+            path=path,
+            secure=settings.production,
+        )
+        cookies.append(("Set-Cookie", cookie))
+    return Answer({"email": login.user.email, "message": "logged in"}, 200, cookies)
 
 
 def delete_sessions(app: App, request: Request) -> Answer:
@@ -140,13 +162,17 @@ def put_reset_password(app: App, request: Request, reset_token: str = "") -> Ans
 def put_profile_password(app: App, request: Request) -> Answer:
     """PUT /profile/password: a new password, with the current one; the answer sets a new session.
 
-    The old session is over, and with it the reset token and any pending
-    change of email (``account.py``). In production the account's email is
-    told (``notify``).
+    The old session is over, and with it the reset token, any pending
+    change of email and every device cookie but the client's
+    (``account.py``). In production the account's email is told
+    (``notify``).
     """
     user = current_user(app, request)
     password, new_password = request.required("password"), request.required("new_password")
-    login = app.auth.change_password(user, password, new_password, client=request.client)
+    device = request.cookies.get(DEVICE_COOKIE)
+    login = app.auth.change_password(
+        user, password, new_password, client=request.client, device=device
+    )
     notify(app, user.email, "password_changed")
     cookie = session_cookie(app, login.session_id, app.settings.session_ttl)
     return Answer({"email": user.email, "message": "Password updated"}, 200, [cookie])
@@ -161,7 +187,10 @@ def post_profile_email(app: App, request: Request) -> Answer:
     """
     user = current_user(app, request)
     email, password = request.required("email"), request.required("password")
-    change = app.auth.request_email_change(user, email, password, client=request.client)
+    device = request.cookies.get(DEVICE_COOKIE)
+    change = app.auth.request_email_change(
+        user, email, password, client=request.client, device=device
+    )
     if app.outbox is None:
         return Answer({"email": change.email, "email_token": change.token})
     minutes = EMAIL_TOKEN_TTL // 60
@@ -187,7 +216,8 @@ def delete_profile(app: App, request: Request) -> Answer:
     email may register again. In production the email is told.
     """
     user = current_user(app, request)
-    app.auth.delete_account(user, request.required("password"), client=request.client)
+    password, device = request.required("password"), request.cookies.get(DEVICE_COOKIE)
+    app.auth.delete_account(user, password, client=request.client, device=device)
     notify(app, user.email, "account_deleted")
     expired = session_cookie(app, "", max_age=0)
     return Answer({"email": user.email, "message": "account deleted"}, 200, [expired])

@@ -30,7 +30,7 @@ from typing import Any
 
 from wsgiauth import api, browser
 from wsgiauth.auth import Auth
-from wsgiauth.http import Response, json_response, status_line
+from wsgiauth.http import Response, json_response
 from wsgiauth.mail import Outbox
 from wsgiauth.middleware import protect
 from wsgiauth.request import Request, StartResponse, WSGIApplication
@@ -91,7 +91,7 @@ class App:
             # RFC 9110 §12.5.5: this URL answers according to Accept, so a
             # cache must not give a browser's page to curl, or the reverse.
             response.headers.append(("Vary", "Accept"))
-        start_response(status_line(response.code), response.header_list())
+        start_response(*response.start())
         # HEAD gets the headers GET would get, Content-Length included, and no body.
         return [b"" if request.method == "HEAD" else response.body]
 

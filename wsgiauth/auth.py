@@ -8,6 +8,7 @@ for them, as Django's ``contrib.auth`` has them:
 - ``passwords``: bcrypt, its cost and its slots, the password policy;
 - ``tokens``: session ids and reset tokens, their digests and their age;
 - ``throttle``: logins and reset requests counted per email;
+- ``devices``: the clients that have logged in, each with its own allowance;
 - ``account``: a new password, a new email, the account deleted;
 - ``db``: the users, their tokens and the times those were issued.
 
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.account import Account, EmailToken
 from wsgiauth.db import DB
+from wsgiauth.devices import Devices
 from wsgiauth.errors import (
     Busy,
     EmailTaken,
@@ -70,10 +72,15 @@ def _hash_password(password: str, rounds: int | None = None) -> bytes:
 
 @dataclass(frozen=True)
 class Login:
-    """A successful login: who logged in, and the id of their new session."""
+    """A new session: whose, its id, and the client's new device cookie, if it gets one.
+
+    A login gives one (``devices.py``); a change of password keeps the
+    client's own, and gives none.
+    """
 
     user: User
     session_id: str
+    device: str | None = None
 
 
 class Auth:
@@ -95,8 +102,9 @@ class Auth:
         self._clock = clock
         self._passwords = Passwords(self.settings)
         self._throttle = Throttle(self._db, self.settings, clock)
+        self._devices = Devices(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
-        self._account = Account(self._db, self._passwords, self._throttle, clock)
+        self._account = Account(self._db, self._passwords, self._throttle, self._devices, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -125,23 +133,50 @@ class Auth:
             # make one row. The message is the seed's.
             raise EmailTaken(f"User {email} already exists") from None
 
-    def log_in(self, email: str, password: str, client: str = "") -> Login:
+    def log_in(
+        self, email: str, password: str, client: str = "", *, device: str | None = None
+    ) -> Login:
         """Check the password and start a new session, replacing any other.
 
-        Raises ``InvalidInput`` for a malformed email, ``Busy`` when every
-        bcrypt slot is taken, ``TooManyAttempts`` (before the password is
-        even looked at) past the throttle's limits, and ``WrongPassword``
-        otherwise. A password stored at another bcrypt cost than the
-        configured one is hashed again.
+        ``client`` is the address that asks, for the bcrypt slots;
+        ``device`` the device cookie it sent, if any. Raises
+        ``InvalidInput`` for a malformed email, ``Busy`` when no bcrypt
+        slot is free for this client, ``TooManyAttempts`` (before the
+        password is even looked at) past the limits, and ``WrongPassword``
+        otherwise, an empty or over-long password at once. The limits are
+        the account's for a client without a device cookie of this account,
+        and the device's own for a client with one (``devices.py``). A
+        password stored at another bcrypt cost than the configured one is
+        hashed again.
 
-        Five statements, in four round trips of the database: the user (a
-        select), the count (an upsert), and after bcrypt the session and
-        its time (one transaction), then the count cleared.
+        Seven statements, in four round trips of the database: the user (a
+        select), the count (an upsert), and after bcrypt the session, its
+        time and the new device (one transaction, four statements), then
+        the account's count cleared. With a device cookie of the account,
+        six in three: the count is the device's update, and nothing is
+        cleared after.
         """
         email = emails.normalize_email(email)
+        try:
+            passwords.encode(password)
+        except InvalidInput:
+            # Empty or over 72 bytes: no password can be that, and bcrypt
+            # would not check it. Refused before anything is counted, with
+            # the answer of a wrong password, the same for every email: an
+            # attempt that costs no bcrypt must not bring a lockout closer
+            # (SECURITY.md, "password guessing").
+            raise WrongPassword("wrong email or password") from None
         with self._passwords.slot(client):  # first: a busy answer costs no attempt
             user = self._db.find_user_by_email(email)
-            self._throttle.count_login(email, account=user is not None)
+            # A client with a device cookie of this account counts on that
+            # device; any other client counts on the email, as all share it.
+            trusted = (
+                user is not None
+                and device is not None
+                and self._devices.count_login(user.id, device)
+            )
+            if not trusted:
+                self._throttle.count_login(email, account=user is not None)
             # With no user, matches checks against a dummy hash: an unknown
             # email costs the same bcrypt work as a wrong password.
             if not self._passwords.matches(user.hashed_password if user else None, password):
@@ -150,22 +185,27 @@ class Auth:
             new_hash = None
             if self._passwords.needs_rehash(user.hashed_password):
                 new_hash = self._passwords.hash(password)
-        session_id = tokens.new_token()
-        # The session (and any new hash) is stored only if the password hash
-        # is still the one just checked: a reset that landed while bcrypt ran
-        # has ended every session of the old password, this one included.
+        session_id, new_device = tokens.new_token(), tokens.new_token()
+        # The session, any new hash and the new device are stored only if the
+        # password hash is still the one just checked: a reset that landed
+        # while bcrypt ran has ended every session and device of the old
+        # password, and these would outlive it.
         if not self._db.start_session(
             user.id,
             tokens.digest(session_id),
             self._clock(),
             checked_hash=user.hashed_password,
             new_hash=new_hash,
+            also=lambda connection: self._devices.add(connection, user.id, new_device, device),
         ):
             raise WrongPassword("wrong email or password")
-        self._throttle.clear_login(email)
+        if not trusted:
+            # The account's count, which this client's attempt added to. A
+            # device's own count went with its row, replaced by the new one.
+            self._throttle.clear_login(email)
         if new_hash is not None:
             user.hashed_password = new_hash
-        return Login(user, session_id)
+        return Login(user, session_id, new_device)
 
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
@@ -238,8 +278,8 @@ class Auth:
     ) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
-        The reset also ends the user's session and clears their failed
-        logins. With ``email``, the token must be that user's. Raises
+        The reset also ends the user's session and every device cookie,
+        and clears their failed logins. With ``email``, the token must be that user's. Raises
         ``InvalidInput`` for a password that breaks the rules (the token
         stays usable) and ``InvalidToken`` for a token that is unknown,
         expired, already used or someone else's.
@@ -252,33 +292,58 @@ class Auth:
             hashed = self._passwords.hash(password)
         if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
             raise InvalidToken("invalid or expired reset token")  # a racing request used it
+        self._devices.end(user.id)
         self._throttle.clear_login(user.email)
+
+    def end_devices(self, user_id: int, keep: str | None = None) -> None:
+        """End every device cookie of the user but ``keep`` (the client's own), if given.
+
+        For a change of password: the client that changed it keeps its
+        device, and no other client keeps an allowance of its own.
+        """
+        self._devices.end(user_id, keep)
 
     # --- the account: each change asks for the password (account.py) --------
 
+    # ``device``, in each method that asks for the password, is the device
+    # cookie the client sent: the password is checked and counted as a
+    # login's, on that device if it is one of the user's (devices.py).
+
     def change_password(
-        self, user: User, password: str, new_password: str, client: str = ""
+        self,
+        user: User,
+        password: str,
+        new_password: str,
+        client: str = "",
+        *,
+        device: str | None = None,
     ) -> Login:
-        """Set a new password with the current one; the session is replaced by a new one."""
-        return Login(user, self._account.change_password(user, password, new_password, client))
+        """Set a new password with the current one; the session is replaced by a new one.
+
+        Every device cookie of the user ends but ``device``, the client's own.
+        """
+        session_id = self._account.change_password(user, password, new_password, client, device)
+        return Login(user, session_id)
 
     def request_email_change(
-        self, user: User, email: str, password: str, client: str = ""
+        self, user: User, email: str, password: str, client: str = "", *, device: str | None = None
     ) -> EmailToken:
         """Issue a token for a new email, with the password; ``EmailTaken`` if it has an account."""
-        return self._account.request_email_change(user, email, password, client)
+        return self._account.request_email_change(user, email, password, client, device)
 
     def change_email(self, user: User, email_token: str) -> str:
         """Change the user's email to the one ``email_token`` was issued for; return it."""
         return self._account.change_email(user, email_token)
 
-    def delete_account(self, user: User, password: str, client: str = "") -> None:
+    def delete_account(
+        self, user: User, password: str, client: str = "", *, device: str | None = None
+    ) -> None:
         """Delete the user and every row that names them, with the password.
 
         ``client``, here as in ``change_password`` and ``request_email_change``,
         is the address the bcrypt slots are shared by (``Passwords.slot``).
         """
-        self._account.delete(user, password, client)
+        self._account.delete(user, password, client, device)
 
     def may_mail_notice(self, email: str) -> bool:
         """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""

@@ -53,6 +53,9 @@ class Settings:
     # sheet suggests hours to days for a low-risk service.
     session_ttl: int = 14 * _DAY
     reset_token_ttl: int = 3600
+    # How long a device cookie gives its client an allowance of its own,
+    # from the login that set it (SECURITY.md, "device cookies").
+    device_ttl: int = _YEAR
     login_failure_limit: int = 10
     login_failure_window: int = 900
     # NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts on one
@@ -103,6 +106,7 @@ _NUMBERS = {
     "bcrypt_slots": (1, 1024),
     "session_ttl": (1, _YEAR),
     "reset_token_ttl": (1, _DAY),
+    "device_ttl": (1, 400 * _DAY),  # browsers cap a cookie's Max-Age at 400 days
     "login_failure_limit": (1, 10**6),
     "login_failure_window": (1, _DAY),
     "login_failure_cap": (1, 100),  # NIST's 100 is a ceiling, not a default

@@ -198,6 +198,7 @@ class DB:
         *,
         checked_hash: str,
         new_hash: str | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> bool:
         """Store a login's session, if the password hash is still ``checked_hash``.
 
@@ -205,12 +206,15 @@ class DB:
         while bcrypt ran from being undone: the session is stored only if
         the password it was made from is still the password. ``new_hash``
         replaces the stored hash under the same condition (a rehash at a new
-        bcrypt cost). A pending reset token ends: whoever logs in knows the
-        password, and a token read from a mailbox or a log must not outlive
-        that. Returns whether the session was stored.
+        bcrypt cost), and ``also`` runs under it, in the same transaction
+        (the login's device cookie, ``devices.py``). A pending reset token
+        ends: whoever logs in knows the password, and a token read from a
+        mailbox or a log must not outlive that. Returns whether the session
+        was stored.
 
         One transaction, two statements: the session (and any new hash) in
-        ``users``, and its time in ``token_times``, in one upsert.
+        ``users``, and its time in ``token_times``, in one upsert; then
+        those of ``also``.
         """
         values = {"session_id": digest, "reset_token": None}
         if new_hash is not None:
@@ -224,6 +228,8 @@ class DB:
             if connection.execute(statement).rowcount == 0:
                 return False
             self._set_time(connection, user_id, "session_issued_at", issued_at)
+            if also is not None:
+                also(connection)
         return True
 
     def _set_time(

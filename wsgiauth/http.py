@@ -23,14 +23,17 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
 
-    def header_list(self) -> list[tuple[str, str]]:
-        """Return the headers to send, with ``Content-Length`` worked out.
+    def start(self) -> tuple[str, list[tuple[str, str]]]:
+        """Return what ``start_response`` takes: the status line and the headers.
 
-        RFC 9110 §8.6: a 204 has no content and no ``Content-Length``.
+        The status line is the code and its reason phrase, such as ``"404
+        Not Found"``; ``Content-Length`` is worked out. RFC 9110 §8.6: a 204
+        has no content and no ``Content-Length``.
         """
+        status = f"{self.code} {HTTPStatus(self.code).phrase}"
         if self.code == 204:
-            return list(self.headers)
-        return [*self.headers, ("Content-Length", str(len(self.body)))]
+            return status, list(self.headers)
+        return status, [*self.headers, ("Content-Length", str(len(self.body)))]
 
 
 def json_response(
@@ -45,12 +48,7 @@ def json_response(
     return Response(code, body, [("Content-Type", "application/json"), *headers])
 
 
-# --- statuses and errors ----------------------------------------------------
-
-
-def status_line(code: int) -> str:
-    """Return the WSGI status line for a code, such as ``"404 Not Found"``."""
-    return f"{code} {HTTPStatus(code).phrase}"
+# --- the HTTP errors ----------------------------------------------------------
 
 
 class HTTPError(Exception):

@@ -15,7 +15,7 @@ they may do with it.
 from collections.abc import Collection
 from typing import Any
 
-from wsgiauth.http import json_response, status_line
+from wsgiauth.http import json_response
 from wsgiauth.pages import CONTENT_SECURITY_POLICY
 from wsgiauth.parsers import host_name
 from wsgiauth.request import StartResponse, WSGIApplication
@@ -97,7 +97,7 @@ def protect(app: WSGIApplication, host_names: Collection[str] | None = None) -> 
 def _refuse(start: StartResponse, code: int, message: str) -> list[bytes]:
     """Answer ``code`` with a JSON ``message``, by the middleware itself."""
     response = json_response({"message": message}, code)
-    start(status_line(response.code), response.header_list())
+    start(*response.start())
     return [response.body]
 
 

@@ -35,6 +35,13 @@ def encode(password: str) -> bytes:
     return encoded
 
 
+def cost(hashed: str) -> int:
+    """Return the bcrypt cost a stored hash was made at; 0 if it is not a bcrypt hash."""
+    # "$2b$12$<salt and hash>": the cost is the third field, two digits.
+    fields = hashed.split("$")
+    return int(fields[2]) if len(fields) >= 4 and fields[2].isdigit() else 0
+
+
 def hash_password(password: str, rounds: int) -> bytes:
     """Return a salted bcrypt hash (``$2b$``) of ``password`` at cost ``rounds``."""
     return bcrypt.hashpw(encode(password), bcrypt.gensalt(rounds))
@@ -86,7 +93,10 @@ class Passwords:
 
         With no account, the password is checked against a dummy hash of the
         configured cost, so that the answer takes as long as for a wrong
-        password: the time does not tell which emails have an account.
+        password: the time does not tell which emails have an account. A
+        wrong password for a hash of a lower cost, made before the cost went
+        up and not hashed again since (``needs_rehash``), pays the
+        difference: the answer then takes what the dummy check takes.
         """
         try:
             encoded = encode(password)
@@ -95,18 +105,22 @@ class Passwords:
         if hashed is None:
             bcrypt.checkpw(encoded, self._dummy_hash)
             return False
-        return bcrypt.checkpw(encoded, hashed.encode("ascii"))
+        if bcrypt.checkpw(encoded, hashed.encode("ascii")):
+            return True
+        # bcrypt's work doubles with each unit of cost: the checks at costs
+        # c, c+1, ..., n-1 after one at cost c add up to one at cost n.
+        for rounds in range(cost(hashed), self.settings.bcrypt_rounds):
+            bcrypt.hashpw(encoded, bcrypt.gensalt(rounds))
+        return False
 
     def needs_rehash(self, hashed: str) -> bool:
         """Tell whether a hash was made at another cost than the configured one.
 
         As Django does: after a change of cost, a login hashes the password
-        again, or the time a login takes would tell old accounts from
-        unknown emails.
+        again, so that the account costs what a new one does from then on.
         """
-        # "$2b$12$<salt and hash>": the cost is the third field, two digits.
-        fields = hashed.split("$")
-        return len(fields) < 4 or fields[2] != f"{self.settings.bcrypt_rounds:02d}"
+        # A hash made here at cost 12 starts "$2b$12$" (``cost`` reads it).
+        return not hashed.startswith(f"$2b${self.settings.bcrypt_rounds:02d}$")
 
     @contextlib.contextmanager
     def slot(self, client: str = "") -> Iterator[None]:

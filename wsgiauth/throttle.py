@@ -10,6 +10,11 @@ Two limits hold for logins: ``login_failure_limit`` attempts within
 ``login_failure_window`` seconds, and ``login_failure_cap`` failures in a
 row across windows (NIST SP 800-63B §5.2.2), which only a success or a
 password reset clears. Reset requests have a limit per window.
+
+The count of an email holds every client but those with a device cookie
+of the account, whose attempts ``devices.py`` counts in their own row of
+``devices``, with the same ``SET`` (``counting``) and the same limits
+(``refuse_past_limits``).
 """
 
 import math
@@ -22,7 +27,7 @@ from wsgiauth.config import Settings
 from wsgiauth.db import DB
 from wsgiauth.emails import mailbox
 from wsgiauth.errors import TooManyAttempts
-from wsgiauth.user import Attempts
+from wsgiauth.user import Attempts, Device
 
 # Expired rows of ``attempts`` are deleted at most this often per process,
 # and at most this many at a time: the sweep is one indexed DELETE every few
@@ -37,6 +42,41 @@ class Count(NamedTuple):
     in_window: int  # events in the current window, this one included
     window_started_at: float
     streak: int  # events let through since the key was last cleared, across windows
+
+
+def counting(
+    table: type[Attempts] | type[Device], now: float, window: float, limit: int
+) -> dict[str, ColumnElement[Any]]:
+    """Return the new values of a row's counts after one more event at ``now``.
+
+    For a row of ``attempts`` or of ``devices``, which keep their counts in
+    columns of the same names, in an ``UPDATE``'s ``SET``: the statement
+    reads the old counts and writes the new ones in one step, so that no
+    two requests counting at once lose an event. A window that began
+    ``window`` seconds or more before ``now`` is over: the window count
+    starts again at 1. The streak counts the events let through, those that
+    find the window count at most ``limit``.
+    """
+    fresh = table.window_started_at > now - window
+    count = case((fresh, table.count + 1), else_=1)
+    return {
+        "count": count,
+        "window_started_at": case((fresh, table.window_started_at), else_=now),
+        "streak": case((count <= limit, table.streak + 1), else_=table.streak),
+    }
+
+
+def refuse_past_limits(
+    counted: Count, now: float, window: float, limit: int, cap: int | None
+) -> Count:
+    """Return the counts of an event let through; ``TooManyAttempts`` for one past the limits.
+
+    Past ``limit`` events in the window, or ``cap`` in a row, the event is
+    refused, and told to come back when the window is over.
+    """
+    if counted.in_window > limit or (cap is not None and counted.streak > cap):
+        raise TooManyAttempts(max(1, math.ceil(counted.window_started_at + window - now)))
+    return counted
 
 
 class Throttle:
@@ -98,11 +138,9 @@ class Throttle:
     ) -> Count:
         """Count one event under ``key`` in one statement; ``TooManyAttempts`` past the limits.
 
-        A window that began ``window`` seconds or more before ``now`` is
-        over, and the window count starts again at 1. Past ``limit`` events
-        in the window, or ``cap`` events in a row, the event is refused. The
-        streak counts the events let through (those that found the window
-        count at most ``limit``) since the key was last cleared, across
+        The first event inserts the row; each later one updates it as
+        ``counting`` says, and ``refuse_past_limits`` judges the counts it
+        returns. The streak runs since the key was last cleared, across
         windows: refused attempts do not add to it. The row may be deleted
         at the end of its window, or ``keep_for`` seconds after this event
         if that is later; never, with ``keep_for=None``. Returns the counts
@@ -110,12 +148,12 @@ class Throttle:
         """
         if not self._last_sweep <= now < self._last_sweep + SWEEP_INTERVAL_SECONDS:
             self._sweep(now)
-        fresh = Attempts.window_started_at > now - window
-        count = case((fresh, Attempts.count + 1), else_=1)
+        counts = counting(Attempts, now, window, limit)
         expires: ColumnElement[Any]
         if keep_for is None:
             expires = first_expires = literal(None)
         else:
+            fresh = Attempts.window_started_at > now - window
             window_end = case((fresh, Attempts.window_started_at + window), else_=now + window)
             expires = literal(now + keep_for) if keep_for > window else window_end
             first_expires = literal(now + max(window, keep_for))
@@ -123,21 +161,13 @@ class Throttle:
             self._db.insert(Attempts)
             .values(key=key, count=1, window_started_at=now, streak=1, expires_at=first_expires)
             .on_conflict_do_update(
-                index_elements=[Attempts.key],
-                set_={
-                    "count": count,
-                    "window_started_at": case((fresh, Attempts.window_started_at), else_=now),
-                    "streak": case((count <= limit, Attempts.streak + 1), else_=Attempts.streak),
-                    "expires_at": expires,
-                },
+                index_elements=[Attempts.key], set_={**counts, "expires_at": expires}
             )
             .returning(Attempts.count, Attempts.window_started_at, Attempts.streak)
         )
         with self._db.engine.begin() as connection:
             counted = Count(*connection.execute(statement).one())
-        if counted.in_window > limit or (cap is not None and counted.streak > cap):
-            raise TooManyAttempts(max(1, math.ceil(counted.window_started_at + window - now)))
-        return counted
+        return refuse_past_limits(counted, now, window, limit, cap)
 
     def _sweep(self, now: float) -> None:
         """Delete expired ``attempts`` rows; ``count`` calls this every few seconds.

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from wsgiauth.api import SESSION_COOKIE
+from wsgiauth.api import DEVICE_COOKIE, SESSION_COOKIE
 from wsgiauth.app import ENDPOINT_KEY
 from wsgiauth.browser import RESET_COOKIE
 from wsgiauth.parsers import COOKIE_SEPARATORS, parse_cookie, parse_urlencoded
@@ -41,7 +41,7 @@ from wsgiauth.request import StartResponse, WSGIApplication
 HIDDEN = "<hidden>"
 # Every name under which the app reads a secret, as a form field, a query
 # parameter or a cookie: passwords, tokens, one-time codes, and the cookies
-# that hold a session or a reset token. The one list: a name put here is
+# that hold a session, a device's allowance or a reset token. The one list: a name put here is
 # hidden wherever the trace shows a name and its value.
 SECRET_NAMES = frozenset(
     {
@@ -51,6 +51,7 @@ SECRET_NAMES = frozenset(
         "email_token",
         "code",
         SESSION_COOKIE,
+        DEVICE_COOKIE,
         RESET_COOKIE,
     }
 )

@@ -3,9 +3,10 @@
 ``users`` keeps exactly the seed's five columns. What the seed has no room
 for lives beside it: when each session and reset token was issued
 (``token_times``), the logins and reset requests counted per email
-(``attempts``), and the changes of email asked for and not yet confirmed
-(``email_changes``). Times are Unix seconds, which compare the same way
-on SQLite and PostgreSQL.
+(``attempts``), the changes of email asked for and not yet confirmed
+(``email_changes``), and the clients that have logged in to each account,
+with their own failed logins (``devices``). Times are Unix seconds, which
+compare the same way on SQLite and PostgreSQL.
 """
 
 from sqlalchemy import Float, ForeignKey, Integer, String
@@ -94,3 +95,29 @@ class EmailChange(Base):
     digest: Mapped[str] = mapped_column(String(64), nullable=False)
     new_email: Mapped[str] = mapped_column(String(250), nullable=False)
     issued_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class Device(Base):
+    """A client that has logged in to an account, known by the digest of its device cookie.
+
+    OWASP's "Slow Down Online Guessing Attacks with Device Cookies": such a
+    client is not held by the lockout of the account, which holds every
+    other client, but by failed logins of its own, counted here as
+    ``attempts`` counts them (``devices.py``, SECURITY.md).
+    """
+
+    __tablename__ = "devices"
+
+    # The order in which devices were added: an account keeps its most recent.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # The SHA-256 of the cookie, as for sessions: the client has the only copy.
+    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # The server, not the cookie's Max-Age, decides when a device is over.
+    issued_at: Mapped[float] = mapped_column(Float, nullable=False)
+    # Its failed logins, as in attempts: in the current window, and in a row.
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_started_at: Mapped[float] = mapped_column(Float, nullable=False)
+    streak: Mapped[int] = mapped_column(Integer, nullable=False)
