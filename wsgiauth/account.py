@@ -47,7 +47,16 @@ from wsgiauth.errors import (
 )
 from wsgiauth.passwords import Passwords, encode
 from wsgiauth.throttle import Throttle, login_key
-from wsgiauth.user import Attempts, Device, EmailChange, TokenTimes, User
+from wsgiauth.user import (
+    Attempts,
+    Device,
+    EmailChange,
+    PendingLogin,
+    RecoveryCode,
+    TokenTimes,
+    TotpSecret,
+    User,
+)
 
 # How long the token for a new email works, in seconds: an hour, as a
 # reset token by default. A change not confirmed by then is asked again.
@@ -73,6 +82,10 @@ def rows_naming(user: User) -> list[Delete]:
     """
     return [
         delete(EmailChange).where(EmailChange.user_id == user.id),
+        # Two-factor login's rows (twofactor.py).
+        delete(RecoveryCode).where(RecoveryCode.user_id == user.id),
+        delete(PendingLogin).where(PendingLogin.user_id == user.id),
+        delete(TotpSecret).where(TotpSecret.user_id == user.id),
         delete(Device).where(Device.user_id == user.id),
         delete(TokenTimes).where(TokenTimes.user_id == user.id),
         # Not the count of reset requests for the mailbox, which ends with its
@@ -150,7 +163,7 @@ class Account:
         email = emails.normalize_email(email)
         with self._passwords.slot(client):
             on_device = self._check_password(user, password, device)
-        self._clear(user, device if on_device else None)
+        self.clear(user, device if on_device else None)
         if self._db.find_user_by_email(email) is not None:
             raise EmailTaken(f"User {email} already exists")  # the seed's words, as at registration
         self._throttle.count_reset_request(email)
@@ -246,14 +259,38 @@ class Account:
             encode(password)
         except InvalidInput:
             raise WrongCurrentPassword("wrong password") from None
-        on_device = device is not None and self._devices.count_login(user.id, device)
-        if not on_device:
-            self._throttle.count_login(user.email, account=True)
+        on_device = self.count_attempt(user, device)
         if not self._passwords.matches(user.hashed_password, password):
             raise WrongCurrentPassword("wrong password")
         return on_device
 
-    def _clear(self, user: User, device: str | None) -> None:
+    # --- for twofactor.py, whose changes ask for the password, a code, or both
+
+    def verify_password(
+        self, user: User, password: str, client: str = "", device: str | None = None
+    ) -> bool:
+        """Check ``password`` as the changes here do, in a bcrypt slot; ``WrongCurrentPassword``.
+
+        Returns whether it was counted on the device. The count is not
+        cleared: a request that also asks for a code clears it (``clear``)
+        once the code is right too, or a right password would wipe out the
+        count of every wrong code sent with it.
+        """
+        with self._passwords.slot(client):
+            return self._check_password(user, password, device)
+
+    def count_attempt(self, user: User, device: str | None) -> bool:
+        """Count an attempt at the user's password or one-time code; return whether on ``device``.
+
+        On the device if ``device`` is a device cookie of the user, else on
+        the account, as a login's; ``TooManyAttempts`` past the limits.
+        """
+        on_device = device is not None and self._devices.count_login(user.id, device)
+        if not on_device:
+            self._throttle.count_login(user.email, account=True)
+        return on_device
+
+    def clear(self, user: User, device: str | None) -> None:
         """Clear the count a right password was counted on: the device's, or the account's."""
         if device is not None:
             self._devices.clear(user.id, device)

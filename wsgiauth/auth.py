@@ -28,32 +28,42 @@ from wsgiauth.db import DB
 from wsgiauth.devices import Devices
 from wsgiauth.errors import (
     Busy,
+    CodeRequired,
     EmailTaken,
     InvalidEmailToken,
     InvalidInput,
     InvalidToken,
     TooManyAttempts,
+    TwoFactorOn,
     UnknownEmail,
+    WrongCode,
     WrongCurrentPassword,
+    WrongLoginCode,
     WrongPassword,
 )
 from wsgiauth.passwords import Passwords
 from wsgiauth.throttle import Throttle
 from wsgiauth.tokens import Tokens
+from wsgiauth.twofactor import Enrolment, TwoFactor
 from wsgiauth.user import User
 
 __all__ = [
     "Auth",
     "Busy",
+    "CodeRequired",
     "EmailTaken",
     "EmailToken",
+    "Enrolment",
     "InvalidEmailToken",
     "InvalidInput",
     "InvalidToken",
     "Login",
     "TooManyAttempts",
+    "TwoFactorOn",
     "UnknownEmail",
+    "WrongCode",
     "WrongCurrentPassword",
+    "WrongLoginCode",
     "WrongPassword",
     "_hash_password",
 ]
@@ -105,6 +115,7 @@ class Auth:
         self._devices = Devices(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
         self._account = Account(self._db, self._passwords, self._throttle, self._devices, clock)
+        self._two_factor = TwoFactor(self._db, self._account, self.settings, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -344,6 +355,28 @@ class Auth:
         is the address the bcrypt slots are shared by (``Passwords.slot``).
         """
         self._account.delete(user, password, client, device)
+
+    # --- two-factor login (twofactor.py) ---------------------------------------
+
+    def begin_two_factor(
+        self, user: User, password: str, client: str = "", *, device: str | None = None
+    ) -> Enrolment:
+        """Make a new TOTP secret for the user, with the password; ``TwoFactorOn`` if it is on."""
+        return self._two_factor.begin(user, password, client, device)
+
+    def confirm_two_factor(self, user: User, code: str, *, device: str | None = None) -> list[str]:
+        """Turn two-factor login on with a first code from the app; return the recovery codes."""
+        return self._two_factor.confirm(user, code, device)
+
+    def turn_off_two_factor(
+        self, user: User, password: str, code: str, client: str = "", *, device: str | None = None
+    ) -> None:
+        """Turn two-factor login off, with the password and a code or a recovery code."""
+        self._two_factor.turn_off(user, password, code, client, device)
+
+    def two_factor_on(self, user: User) -> bool:
+        """Tell whether a login of the user asks for a one-time code."""
+        return self._two_factor.is_on(user.id)
 
     def may_mail_notice(self, email: str) -> bool:
         """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""
