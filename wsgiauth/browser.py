@@ -5,7 +5,8 @@ there is one for its path and method (``PAGES``, at the API's own URLs);
 every other request goes to the API. A page endpoint that does something
 calls the API's endpoint (``api.py``), so that every rule of the API
 applies unchanged, and shows its ``Answer`` as HTML: one result, two
-renderings. The HTML itself is written by ``pages.py``.
+renderings. The HTML itself is written by ``pages.py`` (and
+``profile_pages.py``, ``reset_pages.py``).
 
 Every URL a person can reach is a page: each link and form action of the
 pages, followed with ``GET``, and any unknown path (``not_found_page``).
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from wsgiauth import api, pages
+from wsgiauth import api, pages, profile_pages, reset_pages
 from wsgiauth.errors import InvalidToken
 from wsgiauth.http import Forbidden, HTTPError, Response, RetryLater, set_cookie
 from wsgiauth.request import Request
@@ -97,7 +98,7 @@ def dead_link(app: App, who: str) -> Response:
     """Say that a reset link has expired or been used, with the form to ask for a new one."""
     problem = pages.error("This link has expired or has been used: ask for a new one below.")
     development = not app.settings.production
-    page = pages.reset_request(message=problem, who=who, development=development)
+    page = reset_pages.reset_request(message=problem, who=who, development=development)
     return page_response(page, 403, [reset_cookie(app, "", max_age=0)])
 
 
@@ -193,7 +194,7 @@ def get_profile_page(app: App, request: Request) -> Response:
         email = api.get_profile(app, request).data["email"]
     except Forbidden:
         return nobody()
-    return page_response(pages.profile(email, notice_in(request)))
+    return page_response(profile_pages.profile(email, notice_in(request)))
 
 
 def delete_profile_page(app: App, request: Request) -> Response:
@@ -204,14 +205,16 @@ def delete_profile_page(app: App, request: Request) -> Response:
         return nobody()
     except REFUSALS as error:
         who = viewer(app, request)
-        return failed(error, lambda problem: pages.profile(who, problems={"delete": problem}))
+        return failed(
+            error, lambda problem: profile_pages.profile(who, problems={"delete": problem})
+        )
     return see_other("/?done=account_deleted", answer)
 
 
 def get_profile_password_page(app: App, request: Request) -> Response:
     """GET /profile/password in a browser: the form that changes the password."""
     who = viewer(app, request)
-    return page_response(pages.change_password(who)) if who else nobody()
+    return page_response(profile_pages.change_password(who)) if who else nobody()
 
 
 def put_profile_password_page(app: App, request: Request) -> Response:
@@ -222,7 +225,7 @@ def put_profile_password_page(app: App, request: Request) -> Response:
         return nobody()
     except REFUSALS as error:
         who = viewer(app, request)
-        return failed(error, lambda problem: pages.change_password(who, problem))
+        return failed(error, lambda problem: profile_pages.change_password(who, problem))
     return see_other("/profile?done=password_changed", answer)
 
 
@@ -236,7 +239,9 @@ def get_profile_email_page(app: App, request: Request) -> Response:
     if not who:
         return nobody()
     token = request.query().get("email_token", "")
-    return page_response(pages.change_email(who, email_token=token, message=notice_in(request)))
+    return page_response(
+        profile_pages.change_email(who, email_token=token, message=notice_in(request))
+    )
 
 
 def post_profile_email_page(app: App, request: Request) -> Response:
@@ -251,7 +256,9 @@ def post_profile_email_page(app: App, request: Request) -> Response:
         return nobody()
     except REFUSALS as error:
         email, who = form_value(request, "email"), viewer(app, request)
-        return failed(error, lambda problem: pages.change_email(who, email, message=problem))
+        return failed(
+            error, lambda problem: profile_pages.change_email(who, email, message=problem)
+        )
     if "email_token" in answer:
         query = urlencode({"done": "email_token_shown", "email_token": answer["email_token"]})
         return see_other(f"/profile/email?{query}")
@@ -266,7 +273,9 @@ def put_profile_email_page(app: App, request: Request) -> Response:
         return nobody()
     except REFUSALS as error:
         token, who = form_value(request, "email_token"), viewer(app, request)
-        return failed(error, lambda problem: pages.change_email(who, "", token, problem=problem))
+        return failed(
+            error, lambda problem: profile_pages.change_email(who, "", token, problem=problem)
+        )
     return see_other("/profile?done=email_changed")
 
 
@@ -287,14 +296,14 @@ def get_reset_password_page(app: App, request: Request) -> Response:
     token = request.cookies.get(RESET_COOKIE) if linked is None else linked
     if token is None:
         development = not app.settings.production
-        return page_response(pages.reset_request(who=who, development=development))
+        return page_response(reset_pages.reset_request(who=who, development=development))
     user = app.auth.get_user_from_reset_token(token)
     if user is None:
         return dead_link(app, who)
     if linked is not None:
         ttl = app.settings.reset_token_ttl
         return see_other("/reset_password", cookies=[reset_cookie(app, token, ttl)])
-    return page_response(pages.new_password(user.email, who=who))
+    return page_response(reset_pages.new_password(user.email, who=who))
 
 
 def post_reset_password_page(app: App, request: Request) -> Response:
@@ -310,11 +319,13 @@ def post_reset_password_page(app: App, request: Request) -> Response:
     except REFUSALS as error:
         development = not app.settings.production
         email = form_value(request, "email")
-        return failed(error, lambda problem: pages.reset_request(email, problem, who, development))
+        return failed(
+            error, lambda problem: reset_pages.reset_request(email, problem, who, development)
+        )
     if "reset_token" in answer:
         cookie = reset_cookie(app, answer["reset_token"], app.settings.reset_token_ttl)
         return see_other("/reset_password", cookies=[cookie])
-    return page_response(pages.check_mail(answer["email"], who))
+    return page_response(reset_pages.check_mail(answer["email"], who))
 
 
 def put_reset_password_page(app: App, request: Request) -> Response:
@@ -336,8 +347,10 @@ def put_reset_password_page(app: App, request: Request) -> Response:
             return dead_link(app, who)
         email = form_value(request, "email")
         if pasted:
-            return failed(error, lambda problem: pages.paste_token(email, pasted, problem, who))
-        return failed(error, lambda problem: pages.new_password(email, problem, who))
+            return failed(
+                error, lambda problem: reset_pages.paste_token(email, pasted, problem, who)
+            )
+        return failed(error, lambda problem: reset_pages.new_password(email, problem, who))
     return see_other("/sessions?done=password_updated", cookies=[reset_cookie(app, "", 0)])
 
 

@@ -6,8 +6,11 @@ in, so that an email like ``<script>@x`` is shown as text, never run. The
 pages need no JavaScript and load nothing: the style sheet is in the page,
 allowed by its hash in the ``Content-Security-Policy`` (see ``STYLE``).
 
-The functions here only write HTML. Which page answers which request, and
-with which status, is decided in ``browser.py``.
+The functions here only write HTML: the frame every page shares, its
+fields and forms, and the pages of the home, the login and a missing path.
+The profile's pages are in ``profile_pages.py``, the reset's in
+``reset_pages.py``. Which page answers which request, and with which
+status, is decided in ``browser.py``.
 """
 
 import base64
@@ -244,189 +247,11 @@ def login(email: str = "", message: str = "", who: str = "") -> str:
     )
 
 
-# --- the profile: the account's changes ---------------------------------------
-
-ABOUT_EMAIL = "<p>A token goes to the new email; the email changes when it is sent back.</p>\n"
-
-
-def password_form() -> str:
-    """Return the form that changes the password (``PUT /profile/password``)."""
-    return form(
-        "/profile/password",
-        "Change the password",
-        password_field("password", label="Current password")
-        + password_field("password", "new_password", "New password", new=True),
-        method="PUT",
-    )
-
-
-def email_form(email: str = "") -> str:
-    """Return the form that asks for a new email (``POST /profile/email``)."""
-    return form(
-        "/profile/email",
-        "Change the email",
-        email_field("email", email, "New email", autocomplete="email") + password_field("email"),
-    )
-
-
-def email_token_form(email_token: str = "") -> str:
-    """Return the form that sends the email token back (``PUT /profile/email``)."""
-    return form(
-        "/profile/email",
-        "Confirm the new email",
-        field(
-            "token",
-            "email_token",
-            "Email token",
-            "text",
-            email_token,
-            autocomplete="one-time-code",
-            required="",
-        ),
-        method="PUT",
-    )
-
-
-def delete_form() -> str:
-    """Return the form that deletes the account (``DELETE /profile``), with its warning."""
-    return (
-        "<p>This deletes your account and everything it holds, at once. "
-        "<strong>It cannot be undone.</strong></p>\n"
-        + form("/profile", "Delete the account", password_field("delete"), "DELETE", danger=True)
-    )
-
-
-def profile(who: str, message: str = "", problems: dict[str, str] | None = None) -> str:
-    """GET /profile: who is logged in, the logout form, and a section per change.
-
-    ``problems`` puts a failed form's error paragraph above its form, by
-    section (``"password"``, ``"email"``, ``"delete"``).
-    """
-    problems = problems or {}
-    sections = [
-        ("password", "Change the password", password_form()),
-        (
-            "email",
-            "Change the email",
-            ABOUT_EMAIL + email_form(),
-        ),
-        ("delete", "Delete the account", delete_form()),
-    ]
-    body = "".join(
-        f"<h2>{esc(title)}</h2>\n{problems.get(name, '')}{content}"
-        for name, title, content in sections
-    )
-    return document("Your profile", f"{message}{logged_in(who)}{logout_form()}{body}", who)
-
-
-def change_password(who: str, message: str = "") -> str:
-    """GET /profile/password, and a failed change: the password form, after ``message``."""
-    return document("Change the password", message + password_form(), who)
-
-
-def change_email(
-    who: str, email: str = "", email_token: str = "", message: str = "", problem: str = ""
-) -> str:
-    """GET /profile/email, and a failed step: ask for a new email, or confirm one with its token.
-
-    ``message`` goes above the first form, and ``problem`` above the second:
-    a failed request or a failed confirmation.
-    """
-    confirm = f"<h2>Confirm the new email</h2>\n{problem}{email_token_form(email_token)}"
-    return document("Change the email", f"{message}{ABOUT_EMAIL}{email_form(email)}{confirm}", who)
-
-
 def not_found(who: str = "") -> str:
     """Return the page for a path that has none (404)."""
     return document(
         "Page not found",
         '<p>There is no page at this address. <a href="/">Go to the home page</a>.</p>\n',
-        who,
-    )
-
-
-def reset_request(
-    email: str = "", message: str = "", who: str = "", development: bool = False
-) -> str:
-    """GET /reset_password: ask for a reset by email, or use a token already mailed.
-
-    In ``development`` mode no mail goes out, and the page says so: the
-    new-password form opens at once, where production mails a link to it.
-    """
-    how = (
-        "<p>Give the email of your account, and choose a new password at once.</p>\n"
-        + notice(
-            "Development mode: no mail is sent. In production, this form mails a link "
-            "to choose the new password, which works once, for a limited time."
-        )
-        if development
-        else "<p>Give the email of your account: we will mail it a link to choose a new "
-        "password.</p>\n"
-    )
-    return document(
-        "Reset your password",
-        message
-        + how
-        + form("/reset_password", "Reset the password", email_field("reset", email))
-        + "<h2>Already have a reset token?</h2>\n"
-        + paste_token_form(),
-        who,
-    )
-
-
-def new_password(email: str, message: str = "", who: str = "") -> str:
-    """Return the form that sets a new password (``PUT /reset_password``) with the link's token.
-
-    The email is shown, read-only, so that the user sees which account this
-    is. The token is in no field: the link left it in a cookie, which only
-    the server reads.
-    """
-    fields = field("new", "email", "Email", "email", email, readonly="") + password_field(
-        "new", "new_password", "New password", new=True
-    )
-    return document(
-        "Choose a new password",
-        message + form("/reset_password", "Set the password", fields, method="PUT"),
-        who,
-    )
-
-
-def paste_token_form(email: str = "", token: str = "") -> str:
-    """Return the form that sets a new password with a token pasted from the mail.
-
-    For a mail client that mangled the link, and for API users who would
-    rather use a page.
-    """
-    fields = (
-        email_field("paste", email, "Your email")
-        + field(
-            "paste",
-            "reset_token",
-            "Reset token",
-            "text",
-            token,
-            autocomplete="one-time-code",
-            required="",
-        )
-        + password_field("paste", "new_password", "New password", new=True)
-    )
-    return "<p>Paste it from the mail, with your email and a new password.</p>\n" + form(
-        "/reset_password", "Set the password", fields, method="PUT"
-    )
-
-
-def paste_token(email: str, token: str, message: str, who: str = "") -> str:
-    """Return a pasted token's form again, after ``message``; the password is never put back."""
-    return document("Choose a new password", message + paste_token_form(email, token), who)
-
-
-def check_mail(email: str, who: str = "") -> str:
-    """Return the answer to a reset request in production: the link went by mail."""
-    return document(
-        "Check your mail",
-        f"<p>If <strong>{esc(email)}</strong> has an account, we have sent it a link "
-        "to choose a new password. The link works once, for a limited time.</p>\n"
-        "<h2>The link does not open?</h2>\n" + paste_token_form(email),
         who,
     )
 
