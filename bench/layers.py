@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                     lambda i: bare.execute(lookup_sql, (digests[i % n],)).fetchone(),
                 ),
                 (
-                    "DB.find_user_by_token",
-                    lambda i: auth._db.find_user_by_token("session", digests[i % n]),
+                    "Tokens.lookup",
+                    lambda i: auth._tokens.lookup("session", digests[i % n]),
                 ),
                 (
                     "Auth.get_user_from_session_id",

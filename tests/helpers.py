@@ -47,6 +47,7 @@ from wsgiauth.db import DB
 from wsgiauth.mail import Outbox
 from wsgiauth.middleware import PAGE_HEADERS
 from wsgiauth.slots import DEFAULT_WAITING
+from wsgiauth.tokens import Tokens
 
 # --- the JSON API, through WebTest --------------------------------------------
 
@@ -580,3 +581,8 @@ def every_bcrypt_slot_taken(auth: Auth) -> Iterator[None]:
             thread.join(timeout=10)
         for waiter in waiters:
             slots.release(waiter)
+
+
+def tokens_of(db: DB) -> Tokens:
+    """The token queries on ``db``, for a test that stores and reads digests directly."""
+    return Tokens(db, time.time)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from helpers import rows
+from helpers import rows, tokens_of
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm.exc import NoResultFound
@@ -278,49 +278,12 @@ def test_one_db_is_safe_to_share_between_threads(db: DB, raw: sqlalchemy.Connect
 # The queries that must be one transaction: tokens, compare-and-set, counters.
 
 
-def test_set_token_stores_the_digest_and_its_time(db: DB, raw: sqlalchemy.Connection) -> None:
-    user = db.add_user("a@x.com", "h")
-    db.set_token(user.id, "session", "session-digest", 100.0)
-    db.set_token(user.id, "reset", "reset-digest", 200.0)
-    assert rows(raw) == [(user.id, "a@x.com", "h", "session-digest", "reset-digest")]
-    found, issued_at = db.find_user_by_token("session", "session-digest")
-    assert (found.id, issued_at) == (user.id, 100.0)
-    found, issued_at = db.find_user_by_token("reset", "reset-digest")
-    assert (found.id, issued_at) == (user.id, 200.0)
-    # A digest is looked up in its own column only.
-    with pytest.raises(NoResultFound):
-        db.find_user_by_token("reset", "session-digest")
-    times = raw.execute(text("SELECT * FROM token_times")).mappings().all()
-    assert [dict(row) for row in times] == [
-        {"user_id": user.id, "session_issued_at": 100.0, "reset_issued_at": 200.0}
-    ]
-
-
-def test_set_token_replaces_and_clears(db: DB, raw: sqlalchemy.Connection) -> None:
-    user = db.add_user("a@x.com", "h")
-    db.set_token(user.id, "session", "first", 100.0)
-    db.set_token(user.id, "session", "second", 150.0)
-    with pytest.raises(NoResultFound):
-        db.find_user_by_token("session", "first")
-    assert db.find_user_by_token("session", "second")[1] == 150.0
-    db.set_token(user.id, "session", None, None)
-    assert rows(raw) == [(user.id, "a@x.com", "h", None, None)]
-    with pytest.raises(NoResultFound):
-        db.find_user_by_token("session", "second")
-
-
-def test_set_token_on_an_unknown_user_changes_nothing(db: DB, raw: sqlalchemy.Connection) -> None:
-    user = db.add_user("a@x.com", "h")
-    assert db.set_token(user.id + 1, "session", "digest", 1.0) is False
-    assert raw.execute(text("SELECT COUNT(*) FROM token_times")).scalar_one() == 0
-
-
 def test_start_session_sets_only_while_the_hash_is_unchanged(
     db: DB, raw: sqlalchemy.Connection
 ) -> None:
     user = db.add_user("a@x.com", "old-hash")
     assert db.start_session(user.id, "d1", 1.0, checked_hash="old-hash")
-    assert db.find_user_by_token("session", "d1")[1] == 1.0
+    assert tokens_of(db).lookup("session", "d1")[1] == 1.0
     db.update_user(user.id, hashed_password="new-hash", session_id=None)
     stored = db.start_session(user.id, "d2", 2.0, checked_hash="old-hash", new_hash="x")
     assert stored is False
@@ -330,27 +293,19 @@ def test_start_session_sets_only_while_the_hash_is_unchanged(
 def test_start_session_ends_the_pending_reset_token(db: DB, raw: sqlalchemy.Connection) -> None:
     # In the UPDATE that stores the session (SECURITY.md, "the reset link").
     user = db.add_user("a@x.com", "h")
-    db.set_token(user.id, "reset", "reset-digest", 1.0)
+    tokens_of(db).store(user.id, "reset", "reset-digest", 1.0)
     assert db.start_session(user.id, "d1", 2.0, checked_hash="h")
     assert rows(raw) == [(user.id, "a@x.com", "h", "d1", None)]
     # A login refused by its compare-and-set leaves the token alone.
-    db.set_token(user.id, "reset", "reset-digest", 3.0)
+    tokens_of(db).store(user.id, "reset", "reset-digest", 3.0)
     assert not db.start_session(user.id, "d2", 4.0, checked_hash="other")
     assert rows(raw) == [(user.id, "a@x.com", "h", "d1", "reset-digest")]
 
 
-def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:
-    # A digest put there by update_user (the seed's API) has no time.
-    user = db.add_user("a@x.com", "h")
-    db.update_user(user.id, session_id="digest")
-    found, issued_at = db.find_user_by_token("session", "digest")
-    assert (found.id, issued_at) == (user.id, None)
-
-
 def test_reset_password_is_a_compare_and_set(db: DB, raw: sqlalchemy.Connection) -> None:
     user = db.add_user("a@x.com", "old-hash")
-    db.set_token(user.id, "session", "session-digest", 1.0)
-    db.set_token(user.id, "reset", "reset-digest", 1.0)
+    tokens_of(db).store(user.id, "session", "session-digest", 1.0)
+    tokens_of(db).store(user.id, "reset", "reset-digest", 1.0)
     assert db.reset_password(user.id, "other-digest", "wrong-hash") is False
     assert rows(raw) == [(user.id, "a@x.com", "old-hash", "session-digest", "reset-digest")]
     assert db.reset_password(user.id, "reset-digest", "new-hash") is True
@@ -364,8 +319,8 @@ def test_change_password_is_a_compare_and_set_that_ends_every_token(
     db: DB, raw: sqlalchemy.Connection
 ) -> None:
     user = db.add_user("a@x.com", "old-hash")
-    db.set_token(user.id, "session", "old-session", 1.0)
-    db.set_token(user.id, "reset", "reset-digest", 1.0)
+    tokens_of(db).store(user.id, "session", "old-session", 1.0)
+    tokens_of(db).store(user.id, "reset", "reset-digest", 1.0)
     raw.execute(
         text("INSERT INTO email_changes VALUES (:id, 'digest', 'b@x.com', 1.0)"), {"id": user.id}
     )
@@ -376,14 +331,14 @@ def test_change_password_is_a_compare_and_set_that_ends_every_token(
     assert db.change_password(user.id, "old-hash", "new-hash", "new-session", 2.0) is True
     # The new session, with its time; no reset token; no pending change of email.
     assert rows(raw) == [(user.id, "a@x.com", "new-hash", "new-session", None)]
-    assert db.find_user_by_token("session", "new-session")[1] == 2.0
+    assert tokens_of(db).lookup("session", "new-session")[1] == 2.0
     assert raw.execute(text("SELECT COUNT(*) FROM email_changes")).scalar_one() == 0
 
 
 def test_reset_password_checks_the_user_too(db: DB, raw: sqlalchemy.Connection) -> None:
     alice = db.add_user("alice@x.com", "alice-hash")
     bob = db.add_user("bob@x.com", "bob-hash")
-    db.set_token(alice.id, "reset", "alice-digest", 1.0)
+    tokens_of(db).store(alice.id, "reset", "alice-digest", 1.0)
     assert db.reset_password(bob.id, "alice-digest", "new-hash") is False
     assert rows(raw) == [
         (alice.id, "alice@x.com", "alice-hash", None, "alice-digest"),
@@ -395,7 +350,7 @@ def test_reset_password_racing_with_one_digest_succeeds_once(
     db: DB, db_url: str, raw: sqlalchemy.Connection
 ) -> None:
     user = db.add_user("a@x.com", "old-hash")
-    db.set_token(user.id, "reset", "digest", 1.0)
+    tokens_of(db).store(user.id, "reset", "digest", 1.0)
     other = DB(db_url)  # a second process, as it were
     count = 16
     barrier = threading.Barrier(count)
@@ -461,57 +416,6 @@ def test_find_user_by_a_value_no_column_can_hold_finds_nobody(db: DB, value: str
         db.find_user_by(email=value)
     with pytest.raises(NoResultFound):
         db.find_user_by(reset_token=value)
-
-
-@pytest.mark.parametrize("watched", [False, True], ids=["alone", "watched"])
-def test_a_token_lookup_sends_sqlite_one_statement(tmp_path: Path, watched: bool) -> None:
-    # GET /profile's lookup: one SELECT on a pooled connection, and no BEGIN
-    # before it nor ROLLBACK after it, call after call; the same statements
-    # whether or not a before_cursor_execute listener (serve.py --trace)
-    # watches, which sees each one.
-    database = DB(f"sqlite:///{tmp_path / 'one.sqlite'}")
-    seen: list[str] = []
-    try:
-        user = database.add_user("a@x.com", "h")
-        database.set_token(user.id, "session", "digest", 1.0)
-        database.dispose()  # the next connection is made with the trace below on
-        statements: list[str] = []
-        sqlalchemy.event.listen(
-            database.engine,
-            "connect",
-            lambda connection, _record: connection.set_trace_callback(statements.append),
-        )
-        if watched:
-            sqlalchemy.event.listen(
-                database.engine,
-                "before_cursor_execute",
-                lambda _c, _cursor, statement, *_rest: seen.append(statement),
-            )
-        for _call in range(3):
-            found, issued_at = database.find_user_by_token("session", "digest")
-            assert (found.id, found.email, issued_at) == (user.id, "a@x.com", 1.0)
-        assert len(statements) == 3, statements
-        assert all(" ".join(s.split()).startswith("SELECT users.id") for s in statements)
-        assert len(seen) == (3 if watched else 0)
-        assert all(" ".join(s.split()).startswith("SELECT users.id") for s in seen)
-    finally:
-        database.dispose()
-
-
-def test_a_failing_token_lookup_hides_the_digest(tmp_path: Path) -> None:
-    # The lookup runs on the DB-API cursor, yet fails as SQLAlchemy would
-    # with hide_parameters: a DBAPIError whose message holds no digest.
-    path = tmp_path / "broken.sqlite"
-    database = DB(f"sqlite:///{path}")
-    try:
-        with closing(sqlite3.connect(path)) as connection:
-            connection.execute("DROP TABLE token_times")
-        with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
-            database.find_user_by_token("session", "secret-digest")
-        assert "no such table" in str(raised.value)
-        assert "secret-digest" not in str(raised.value)
-    finally:
-        database.dispose()
 
 
 def test_find_user_by_email_is_none_for_nobody(db: DB) -> None:

@@ -204,7 +204,7 @@ def test_a_reset_ends_every_device_and_a_change_every_other(
     alices = auth.log_in("alice@bob.com", "pw").device
     laptop, phone, tablet = (auth.log_in("bob@bob.com", "pw").device for _ in range(3))
     # A change of password (PUT /profile/password) keeps the changer's own.
-    auth.end_devices(bob.id, keep=phone)
+    auth._devices.end(bob.id, keep=phone)
     assert device_rows(raw) == [(alice.id, sha256(alices), 0, 0), (bob.id, sha256(phone), 0, 0)]
     lock_the_account(auth)
     for ended in (laptop, tablet):

@@ -289,7 +289,7 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         with pytest.raises(WrongPassword):
             auth.log_in(email, "wrong", device=login.device)  # counted on the device
         again = auth.log_in(email, password, device=login.device)  # and replaced
-        auth.end_devices(login.user.id, keep=again.device)
+        auth._devices.end(login.user.id, keep=again.device)
         session_id = again.session_id
         with pytest.raises(WrongPassword):
             auth.log_in("nobody@example.com", password)

@@ -6,14 +6,27 @@ lifetime is tested to the second, without sleeping. SECURITY.md says why
 client sees of the same rules over HTTP is in test_api.py.
 """
 
+import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy
-from helpers import DAY, FakeClock, new_session, sha256, stored_hash, timed_auth, wrong
+from helpers import (
+    DAY,
+    FakeClock,
+    new_session,
+    rows,
+    sha256,
+    stored_hash,
+    timed_auth,
+    tokens_of,
+    wrong,
+)
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm.exc import NoResultFound
 
 from wsgiauth.auth import Auth
 from wsgiauth.db import DB
@@ -191,13 +204,13 @@ def test_a_token_of_the_wrong_shape_never_reaches_the_database(
     auth = timed_auth(db, clock)
     users_with_null_tokens(auth)
     lookups: list[tuple[str, str]] = []
-    real = db.find_user_by_token
+    real = auth._tokens.lookup
 
     def spy(kind: Any, digest: str) -> Any:
         lookups.append((kind, digest))
         return real(kind, digest)
 
-    monkeypatch.setattr(db, "find_user_by_token", spy)
+    monkeypatch.setattr(auth._tokens, "lookup", spy)
     assert auth.get_user_from_session_id(token) is None
     with pytest.raises(ValueError):
         auth.update_password(token, "hijacked")  # type: ignore[arg-type]
@@ -282,3 +295,102 @@ def test_no_session_id_or_reset_token_is_stored_anywhere(
     for form in forms:
         assert form.encode() not in raw_bytes
         assert form.encode("utf-16-le") not in raw_bytes
+
+
+# --- the tokens' own queries: the digest stored with its time, and the look-up ---
+
+
+def test_set_token_stores_the_digest_and_its_time(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "h")
+    tokens_of(db).store(user.id, "session", "session-digest", 100.0)
+    tokens_of(db).store(user.id, "reset", "reset-digest", 200.0)
+    assert rows(raw) == [(user.id, "a@x.com", "h", "session-digest", "reset-digest")]
+    found, issued_at = tokens_of(db).lookup("session", "session-digest")
+    assert (found.id, issued_at) == (user.id, 100.0)
+    found, issued_at = tokens_of(db).lookup("reset", "reset-digest")
+    assert (found.id, issued_at) == (user.id, 200.0)
+    # A digest is looked up in its own column only.
+    with pytest.raises(NoResultFound):
+        tokens_of(db).lookup("reset", "session-digest")
+    times = raw.execute(text("SELECT * FROM token_times")).mappings().all()
+    assert [dict(row) for row in times] == [
+        {"user_id": user.id, "session_issued_at": 100.0, "reset_issued_at": 200.0}
+    ]
+
+
+def test_set_token_replaces_and_clears(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "h")
+    tokens_of(db).store(user.id, "session", "first", 100.0)
+    tokens_of(db).store(user.id, "session", "second", 150.0)
+    with pytest.raises(NoResultFound):
+        tokens_of(db).lookup("session", "first")
+    assert tokens_of(db).lookup("session", "second")[1] == 150.0
+    tokens_of(db).store(user.id, "session", None, None)
+    assert rows(raw) == [(user.id, "a@x.com", "h", None, None)]
+    with pytest.raises(NoResultFound):
+        tokens_of(db).lookup("session", "second")
+
+
+def test_set_token_on_an_unknown_user_changes_nothing(db: DB, raw: sqlalchemy.Connection) -> None:
+    user = db.add_user("a@x.com", "h")
+    assert tokens_of(db).store(user.id + 1, "session", "digest", 1.0) is False
+    assert raw.execute(text("SELECT COUNT(*) FROM token_times")).scalar_one() == 0
+
+
+def test_find_user_by_token_without_a_recorded_time(db: DB) -> None:
+    # A digest put there by update_user (the seed's API) has no time.
+    user = db.add_user("a@x.com", "h")
+    db.update_user(user.id, session_id="digest")
+    found, issued_at = tokens_of(db).lookup("session", "digest")
+    assert (found.id, issued_at) == (user.id, None)
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["alone", "watched"])
+def test_a_token_lookup_sends_sqlite_one_statement(tmp_path: Path, watched: bool) -> None:
+    # GET /profile's lookup: one SELECT on a pooled connection, and no BEGIN
+    # before it nor ROLLBACK after it, call after call; the same statements
+    # whether or not a before_cursor_execute listener (serve.py --trace)
+    # watches, which sees each one.
+    database = DB(f"sqlite:///{tmp_path / 'one.sqlite'}")
+    seen: list[str] = []
+    try:
+        user = database.add_user("a@x.com", "h")
+        tokens_of(database).store(user.id, "session", "digest", 1.0)
+        database.dispose()  # the next connection is made with the trace below on
+        statements: list[str] = []
+        sqlalchemy.event.listen(
+            database.engine,
+            "connect",
+            lambda connection, _record: connection.set_trace_callback(statements.append),
+        )
+        if watched:
+            sqlalchemy.event.listen(
+                database.engine,
+                "before_cursor_execute",
+                lambda _c, _cursor, statement, *_rest: seen.append(statement),
+            )
+        for _call in range(3):
+            found, issued_at = tokens_of(database).lookup("session", "digest")
+            assert (found.id, found.email, issued_at) == (user.id, "a@x.com", 1.0)
+        assert len(statements) == 3, statements
+        assert all(" ".join(s.split()).startswith("SELECT users.id") for s in statements)
+        assert len(seen) == (3 if watched else 0)
+        assert all(" ".join(s.split()).startswith("SELECT users.id") for s in seen)
+    finally:
+        database.dispose()
+
+
+def test_a_failing_token_lookup_hides_the_digest(tmp_path: Path) -> None:
+    # The lookup runs on the DB-API cursor, yet fails as SQLAlchemy would
+    # with hide_parameters: a DBAPIError whose message holds no digest.
+    path = tmp_path / "broken.sqlite"
+    database = DB(f"sqlite:///{path}")
+    try:
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute("DROP TABLE token_times")
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
+            tokens_of(database).lookup("session", "secret-digest")
+        assert "no such table" in str(raised.value)
+        assert "secret-digest" not in str(raised.value)
+    finally:
+        database.dispose()

@@ -9,6 +9,7 @@ for them, as Django's ``contrib.auth`` has them:
 - ``tokens``: session ids and reset tokens, their digests and their age;
 - ``throttle``: logins and reset requests counted per email;
 - ``devices``: the clients that have logged in, each with its own allowance;
+- ``resets``: a forgotten password: the request, the token, the new password;
 - ``account``: a new password, a new email, the account deleted;
 - ``db``: the users, their tokens and the times those were issued.
 
@@ -42,6 +43,7 @@ from wsgiauth.errors import (
     WrongPassword,
 )
 from wsgiauth.passwords import Passwords
+from wsgiauth.resets import Resets
 from wsgiauth.throttle import Throttle
 from wsgiauth.tokens import Tokens
 from wsgiauth.twofactor import Enrolment, TwoFactor
@@ -115,6 +117,9 @@ class Auth:
         self._devices = Devices(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
         self._account = Account(self._db, self._passwords, self._throttle, self._devices, clock)
+        self._resets = Resets(
+            self._db, self.settings, self._passwords, self._throttle, self._devices, self._tokens
+        )
         self._two_factor = TwoFactor(self._db, self._account, self.settings, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
@@ -150,22 +155,12 @@ class Auth:
         """Check the password and start a new session, replacing any other.
 
         ``client`` is the address that asks, for the bcrypt slots;
-        ``device`` the device cookie it sent, if any. Raises
-        ``InvalidInput`` for a malformed email, ``Busy`` when no bcrypt
-        slot is free for this client, ``TooManyAttempts`` (before the
-        password is even looked at) past the limits, and ``WrongPassword``
-        otherwise, an empty or over-long password at once. The limits are
-        the account's for a client without a device cookie of this account,
-        and the device's own for a client with one (``devices.py``). A
-        password stored at another bcrypt cost than the configured one is
-        hashed again.
-
-        Seven statements, in four round trips of the database: the user (a
-        select), the count (an upsert), and after bcrypt the session, its
-        time and the new device (one transaction, four statements), then
-        the account's count cleared. With a device cookie of the account,
-        six in three: the count is the device's update, and nothing is
-        cleared after.
+        ``device`` the device cookie it sent, if any: the limits are the
+        device's own for a device of this account (``devices.py``), the
+        account's for any other client. Raises ``InvalidInput`` for a
+        malformed email, ``Busy`` when no bcrypt slot is free for this
+        client, ``TooManyAttempts`` (before the password is even looked at)
+        past the limits, and ``WrongPassword`` otherwise.
         """
         email = emails.normalize_email(email)
         try:
@@ -248,77 +243,37 @@ class Auth:
 
     def destroy_session(self, user_id: int) -> None:
         """End the user's session; an unknown id is not an error (task 13)."""
-        self._db.set_token(user_id, "session", None, None)
+        self._tokens.store(user_id, "session", None, None)
 
-    # --- password reset -----------------------------------------------------
+    # --- password reset (resets.py) -----------------------------------------
 
     def throttle_reset_request(self, email: str) -> str:
-        """Count a reset request for ``email`` and return the email normalized.
-
-        Raises ``InvalidInput`` for a malformed email and ``TooManyAttempts``
-        past the limit, which keeps anyone from filling a mailbox with reset
-        mails.
-        """
-        email = emails.normalize_email(email)
-        self._throttle.count_reset_request(email)
-        return email
+        """Count a reset request and return the email normalized; ``TooManyAttempts`` past it."""
+        return self._resets.count_request(email)
 
     def get_reset_password_token(self, email: str) -> str:
-        """Give the user a new reset token and return it; ``UnknownEmail`` if none (task 16).
-
-        The new token replaces any earlier one.
-        """
-        user = self._db.find_user_by_email(emails.normalize_email(email))
-        if user is None:
-            raise UnknownEmail(f"No user with email {email!r}")
-        return self._tokens.issue(user.id, "reset")
+        """Give the user a new reset token and return it; ``UnknownEmail`` if none (task 16)."""
+        return self._resets.issue(email)
 
     def get_user_from_reset_token(self, reset_token: str | None) -> User | None:
-        """Return the user whose reset token this is, or ``None`` once it has expired or been used.
-
-        For the new-password page, which says at once that a link is dead.
-        """
-        return self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
+        """Return the user whose reset token this is, or ``None`` once it is dead."""
+        return self._resets.user_of(reset_token)
 
     def update_password(
-        self,
-        reset_token: str,
-        password: str,
-        email: str | None = None,
-        client: str = "",
+        self, reset_token: str, password: str, email: str | None = None, client: str = ""
     ) -> None:
         """Set a new password with a reset token, which then stops working (task 18).
 
-        The reset also ends the user's session and every device cookie,
-        and clears their failed logins. With ``email``, the token must be that user's. Raises
-        ``InvalidInput`` for a password that breaks the rules (the token
-        stays usable) and ``InvalidToken`` for a token that is unknown,
-        expired, already used or someone else's.
+        With ``email``, the token must be that user's. Raises ``InvalidInput``
+        for a password that breaks the rules (the token stays usable) and
+        ``InvalidToken`` for a token that is unknown, expired, already used
+        or someone else's.
         """
-        self._passwords.check_policy(password)
-        user = self._tokens.find_user("reset", reset_token, self.settings.reset_token_ttl)
-        if user is None or (email is not None and user.email != emails.normalize_email(email)):
-            raise InvalidToken("invalid or expired reset token")
-        with self._passwords.slot(client):
-            hashed = self._passwords.hash(password)
-        if not self._db.reset_password(user.id, tokens.digest(reset_token), hashed):
-            raise InvalidToken("invalid or expired reset token")  # a racing request used it
-        self._devices.end(user.id)
-        self._throttle.clear_login(user.email)
-
-    def end_devices(self, user_id: int, keep: str | None = None) -> None:
-        """End every device cookie of the user but ``keep`` (the client's own), if given.
-
-        For a change of password: the client that changed it keeps its
-        device, and no other client keeps an allowance of its own.
-        """
-        self._devices.end(user_id, keep)
+        self._resets.update_password(reset_token, password, email, client)
 
     # --- the account: each change asks for the password (account.py) --------
-
-    # ``device``, in each method that asks for the password, is the device
-    # cookie the client sent: the password is checked and counted as a
-    # login's, on that device if it is one of the user's (devices.py).
+    # ``client`` and ``device`` are as for log_in: the password is checked,
+    # and counted, as a login's.
 
     def change_password(
         self,
@@ -349,11 +304,7 @@ class Auth:
     def delete_account(
         self, user: User, password: str, client: str = "", *, device: str | None = None
     ) -> None:
-        """Delete the user and every row that names them, with the password.
-
-        ``client``, here as in ``change_password`` and ``request_email_change``,
-        is the address the bcrypt slots are shared by (``Passwords.slot``).
-        """
+        """Delete the user and every row that names them, with the password."""
         self._account.delete(user, password, client, device)
 
     # --- two-factor login (twofactor.py) ---------------------------------------

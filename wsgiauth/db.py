@@ -4,16 +4,16 @@ Unlike the seed's ``DB``, this one never drops a table, and it keeps no
 long-lived ``Session``: every method opens its own short session (or, on
 the hot path, a pooled connection), so one ``DB`` can serve all of
 waitress's worker threads at once. Beside the seed's three methods it has
-the few queries on users that must be one transaction to be safe: a token
-set with its time, a login's session stored only while its password is
+the few writes on users that must be one transaction to be safe, each a
+compare-and-set: a login's session stored only while its password is
 unchanged, a reset token used up at most once, a new password that ends
-every token of the old one.
+every token of the old one. The tokens' own queries are ``tokens.py``'s.
 """
 
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -50,37 +50,6 @@ log = logging.getLogger(__name__)
 # giving up with "database is locked".
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
-TokenKind = Literal["session", "reset"]
-# For each kind of token: its column in users and its time in token_times.
-_TOKEN_COLUMNS = {
-    "session": (User.session_id, TokenTimes.session_issued_at),
-    "reset": (User.reset_token, TokenTimes.reset_issued_at),
-}
-_USER_COLUMNS = [column.key for column in User.__table__.columns]
-# The one query GET /profile makes, on every request that carries a session
-# (and PUT /reset_password with its token): the user holding a token digest,
-# with the token's time, in one statement that the index on the token column
-# answers (tests/test_scale.py checks the plan). It is plain SQL, compiled
-# once per engine to the driver's own parameter style, because
-# find_user_by_token runs it on the DB-API cursor: see there why.
-_USER_BY_DIGEST = """
-    SELECT {user_columns}, token_times.{issued_at}
-    FROM users LEFT OUTER JOIN token_times ON token_times.user_id = users.id
-    WHERE users.{token} = :digest
-    LIMIT 1
-"""
-_TOKEN_LOOKUPS = {
-    # Only column names of our own tables are put in; the digest stays a parameter.
-    kind: text(
-        _USER_BY_DIGEST.format(
-            user_columns=", ".join(f"users.{name}" for name in _USER_COLUMNS),
-            issued_at=time_column.key,
-            token=column.key,
-        )
-    )
-    for kind, (column, time_column) in _TOKEN_COLUMNS.items()
-}
-
 
 class DB:
     """Store and look up users in the configured database."""
@@ -97,12 +66,6 @@ class DB:
         if self.engine.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
             # The throttle's upsert returns its counts: RETURNING came in 3.35.
             raise RuntimeError(f"wsgiauth needs SQLite 3.35 or later, not {sqlite3.sqlite_version}")
-        # The token lookups in the driver's SQL ("?" for sqlite3, "%(digest)s"
-        # for psycopg), and whether it takes its parameter by position.
-        self._token_sql = {
-            kind: query.compile(dialect=self.engine.dialect)
-            for kind, query in _TOKEN_LOOKUPS.items()
-        }
         # The dialect's INSERT, which can end ON CONFLICT DO UPDATE: for the
         # tables kept beside users (token_times here, attempts in throttle.py).
         self.insert = _INSERTS[self.engine.dialect.name]
@@ -170,26 +133,6 @@ class DB:
         with self._sessions.begin() as session:
             session.execute(update(User).where(User.id == user.id).values(**attributes))
 
-    def set_token(
-        self,
-        user_id: int,
-        kind: TokenKind,
-        digest: str | None,
-        issued_at: float | None,
-    ) -> bool:
-        """Store a user's session or reset-token digest with its time, or clear both.
-
-        Returns whether the user exists. Two statements in one transaction:
-        the token in ``users``, then its time in ``token_times``.
-        """
-        column, time_column = _TOKEN_COLUMNS[kind]
-        statement = update(User).where(User.id == user_id).values({column.key: digest})
-        with self.engine.begin() as connection:
-            if connection.execute(statement).rowcount == 0:
-                return False
-            self._set_time(connection, user_id, time_column.key, issued_at)
-        return True
-
     def start_session(
         self,
         user_id: int,
@@ -227,18 +170,18 @@ class DB:
         with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
-            self._set_time(connection, user_id, "session_issued_at", issued_at)
+            self.set_time(connection, user_id, "session_issued_at", issued_at)
             if also is not None:
                 also(connection)
         return True
 
-    def _set_time(
+    def set_time(
         self, connection: Connection, user_id: int, column: str, issued_at: float | None
     ) -> None:
         """Write one time of ``token_times`` in one statement, whether its row exists or not.
 
-        The caller has just updated the user's row, which locks it: two
-        logins of one user take turns here.
+        In the caller's transaction, which has just updated the user's row
+        and so locks it: two logins of one user take turns here.
         """
         statement = self.insert(TokenTimes).values({"user_id": user_id, column: issued_at})
         connection.execute(
@@ -246,51 +189,6 @@ class DB:
                 index_elements=[TokenTimes.user_id], set_={column: issued_at}
             )
         )
-
-    def find_user_by_token(self, kind: TokenKind, digest: str) -> tuple[User, float | None]:
-        """Return the user holding this token digest, and when it was issued.
-
-        The time is ``None`` if it was never recorded. Raises
-        ``NoResultFound`` when nobody holds the digest.
-
-        This is the hot path's way to the database: one read on the DB-API
-        cursor of a pooled connection. A Core ``execute`` on the same
-        connection costs about three times the CPU (its execution context,
-        events, result and row objects; bench/README.md has the profile),
-        and the ORM more. The pool and its reset on return stay
-        SQLAlchemy's; a driver error is wrapped as SQLAlchemy would wrap it,
-        its parameters hidden; and the statement is announced to SQLAlchemy's
-        ``before_cursor_execute`` listeners as SQLAlchemy announces its own
-        (with no ``Connection`` and no context, which this path has not), so
-        that ``serve.py --trace`` sees it. Whether anyone listens or not,
-        this is the one path it takes.
-        """
-        compiled = self._token_sql[kind]
-        sql = compiled.string
-        parameters: Any = (digest,) if compiled.positional else {"digest": digest}
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                self.engine.dispatch.before_cursor_execute(
-                    None, cursor, sql, parameters, None, False
-                )
-                cursor.execute(sql, parameters)
-                row = cursor.fetchone()
-            finally:
-                # Closing the cursor ends the statement, and with it SQLite's
-                # read snapshot; it would otherwise outlive the checkout.
-                cursor.close()
-        except self.engine.dialect.loaded_dbapi.Error as error:
-            raise DBAPIError.instance(
-                sql, None, error, self.engine.dialect.loaded_dbapi.Error, hide_parameters=True
-            ) from error
-        finally:
-            connection.close()  # back to the pool, which rolls back what is open
-        if row is None:
-            raise NoResultFound("No user holds this token")
-        *columns, issued_at = row
-        return User(**dict(zip(_USER_COLUMNS, columns, strict=True))), issued_at
 
     def reset_password(self, user_id: int, reset_digest: str, hashed_password: str) -> bool:
         """Set a new password if the user's reset token is still ``reset_digest``.
@@ -326,7 +224,7 @@ class DB:
         with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
-            self._set_time(connection, user_id, "session_issued_at", issued_at)
+            self.set_time(connection, user_id, "session_issued_at", issued_at)
             connection.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
         return True
 
