@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -23,6 +24,7 @@ from wsgiauth.auth import (
     TwoFactorOn,
     WrongCode,
     WrongCurrentPassword,
+    WrongLoginCode,
 )
 from wsgiauth.db import DB
 from wsgiauth.secretbox import SecretBox
@@ -170,7 +172,7 @@ def test_a_recovery_code_turns_it_off_once(auth: Auth, bob: User, clock: FakeClo
     typed = codes[0].upper().replace("-", " ").replace("0", "O")
     auth.turn_off_two_factor(bob, "pw", typed)
     assert not auth.two_factor_on(bob)
-    secret, codes = turn_on(auth, bob, clock)  # new codes: the old ones are gone
+    turn_on(auth, bob, clock)  # new codes: the old ones are gone
     with pytest.raises(WrongCode):
         auth.turn_off_two_factor(bob, "pw", typed)
 
@@ -220,36 +222,37 @@ def test_one_step_of_drift_either_way(
     assert auth.two_factor_on(bob) is not accepted
 
 
-def test_two_requests_racing_with_one_code_one_passes(
+def test_two_logins_racing_with_one_code_one_passes(
     auth: Auth, bob: User, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Both read the secret and its last step before either stores the step:
-    # the compare-and-set in the UPDATE lets one through.
+    # Both read the secret and its last step, and both find the code right,
+    # before either stores the step: the compare-and-set in the UPDATE lets
+    # one through.
     secret, _ = turn_on(auth, bob, clock)
-    both_read = threading.Barrier(2, timeout=10)
+    both_checked = threading.Barrier(2, timeout=10)
     real = totp.verify
 
-    def verify_then_wait(*args: object, **kwargs: object) -> int | None:
-        step = real(*args, **kwargs)  # type: ignore[arg-type]
-        both_read.wait()
+    def verify_then_wait(*args: Any) -> int | None:
+        step = real(*args)
+        both_checked.wait()
         return step
 
     monkeypatch.setattr("wsgiauth.twofactor.totp.verify", verify_then_wait)
     results: list[str] = []
 
-    def turn_off() -> None:
+    def log_in() -> None:
         try:
-            auth.turn_off_two_factor(bob, "pw", code(secret, clock))
-            results.append("off")
-        except WrongCode:
+            auth.log_in(BOB, "pw", code=code(secret, clock))
+            results.append("in")
+        except WrongLoginCode:
             results.append("refused")
 
-    threads = [threading.Thread(target=turn_off) for _ in range(2)]
+    threads = [threading.Thread(target=log_in) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(results) == ["off", "refused"]
+    assert sorted(results) == ["in", "refused"]
 
 
 # --- the secret at rest --------------------------------------------------------------

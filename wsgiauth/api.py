@@ -27,6 +27,7 @@ from wsgiauth.errors import (
     InvalidEmailToken,
     InvalidInput,
     InvalidToken,
+    LoginOver,
     TooManyAttempts,
     TwoFactorOn,
     UnknownEmail,
@@ -90,17 +91,29 @@ def post_users(app: App, request: Request) -> Answer:
     return Answer({"email": user.email, "message": "user created"})
 
 
-def post_sessions(app: App, request: Request) -> Answer:
+def post_sessions(
+    app: App, request: Request, hold: bool = False, pending: str | None = None
+) -> Answer:
     """POST /sessions: check the password, set the session cookie (seed task 11) and the device's.
 
     The device cookie the client sent, if any, gives it its own allowance
     of failed logins (``devices.py``); a new one replaces it. It outlives
     the session: logging out leaves it, and its ``Max-Age`` is the server's
     own limit, ``device_ttl``.
+
+    An account with two-factor login also needs the form's ``code``
+    (``twofactor.py``). A browser's login takes two pages: the first asks
+    to ``hold`` a login that waits for its code, and the second passes the
+    held login's token, ``pending``, in place of the email and password.
     """
-    email, password = request.required("email"), request.required("password")
-    device = request.cookies.get(DEVICE_COOKIE)
-    login = app.auth.log_in(email, password, client=request.client, device=device)
+    device, code = request.cookies.get(DEVICE_COOKIE), request.form().get("code", "")
+    if pending is None:
+        email, password = request.required("email"), request.required("password")
+        login = app.auth.log_in(
+            email, password, client=request.client, device=device, code=code, hold=hold
+        )
+    else:
+        login = app.auth.finish_login(pending, code, device=device)
     assert login.device is not None  # a login always gives one
     settings = app.settings
     cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
@@ -348,6 +361,7 @@ ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
     # After a right password: the message says what is missing (SECURITY.md,
     # "two-factor login", says why telling that the password was right is fine).
     CodeRequired: lambda error: Unauthorized(str(error)),
+    LoginOver: lambda error: Unauthorized(str(error)),
     WrongCode: lambda error: BadRequest(str(error)),  # the message says which
     TwoFactorOn: lambda error: Conflict("two-factor login is on already"),
     UnknownEmail: lambda error: Forbidden("no account with this email"),

@@ -17,6 +17,7 @@ When a rule says no, it raises an error with a name (``errors.py``), which
 the app maps to an HTTP status in one table.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ class Auth:
         self._resets = Resets(
             self._db, self.settings, self._passwords, self._throttle, self._devices, self._tokens
         )
-        self._two_factor = TwoFactor(self._db, self._account, self.settings, clock)
+        self._two_factor = TwoFactor(self._db, self._account, self._devices, self.settings, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -150,7 +151,14 @@ class Auth:
             raise EmailTaken(f"User {email} already exists") from None
 
     def log_in(
-        self, email: str, password: str, client: str = "", *, device: str | None = None
+        self,
+        email: str,
+        password: str,
+        client: str = "",
+        *,
+        device: str | None = None,
+        code: str = "",
+        hold: bool = False,
     ) -> Login:
         """Check the password and start a new session, replacing any other.
 
@@ -161,6 +169,12 @@ class Auth:
         malformed email, ``Busy`` when no bcrypt slot is free for this
         client, ``TooManyAttempts`` (before the password is even looked at)
         past the limits, and ``WrongPassword`` otherwise.
+
+        An account with two-factor login also takes a one-time ``code``
+        (``twofactor.py``), looked at only after a right password:
+        ``CodeRequired`` without one, ``WrongLoginCode`` for a wrong one;
+        with ``hold``, the error carries the token of a login held for the
+        browser's second page (``finish_login``).
         """
         email = emails.normalize_email(email)
         try:
@@ -196,13 +210,19 @@ class Auth:
         # password hash is still the one just checked: a reset that landed
         # while bcrypt ran has ended every session and device of the old
         # password, and these would outlive it.
-        if not self._db.start_session(
+        start = functools.partial(
+            self._db.start_session,
             user.id,
             tokens.digest(session_id),
             self._clock(),
             checked_hash=user.hashed_password,
             new_hash=new_hash,
             also=lambda connection: self._devices.add(connection, user.id, new_device, device),
+        )
+        # Not stored if the password changed meanwhile, or if the account
+        # asks for a one-time code too: then stored with a right code only.
+        if not start() and not (
+            self._two_factor.check_login(user, code, hold) and start(code_checked=True)
         ):
             raise WrongPassword("wrong email or password")
         if not trusted:
@@ -212,6 +232,14 @@ class Auth:
         if new_hash is not None:
             user.hashed_password = new_hash
         return Login(user, session_id, new_device)
+
+    def finish_login(self, pending: str | None, code: str, *, device: str | None = None) -> Login:
+        """Log in with the one-time code the login held under ``pending`` waits for.
+
+        The browser's second page (``TwoFactor.finish``): ``LoginOver`` once
+        the held login is over, ``CodeRequired`` for a missing or wrong code.
+        """
+        return Login(*self._two_factor.finish(pending, code, device))
 
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""

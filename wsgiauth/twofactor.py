@@ -41,6 +41,7 @@ from wsgiauth import recovery, tokens, totp
 from wsgiauth.account import Account
 from wsgiauth.config import Settings
 from wsgiauth.db import DB
+from wsgiauth.devices import Devices
 from wsgiauth.errors import CodeRequired, LoginOver, TwoFactorOn, WrongCode, WrongLoginCode
 from wsgiauth.secretbox import CannotOpen, SecretBox, kept_key, new_key
 from wsgiauth.user import PendingLogin, RecoveryCode, TotpSecret, User
@@ -94,11 +95,21 @@ class TwoFactor:
     """Turn two-factor login on and off, check one-time codes, hold logins that wait for one."""
 
     def __init__(
-        self, db: DB, account: Account, settings: Settings, clock: Callable[[], float]
+        self,
+        db: DB,
+        account: Account,
+        devices: Devices,
+        settings: Settings,
+        clock: Callable[[], float],
     ) -> None:
-        """Keep the secrets in ``db``; check passwords and count attempts through ``account``."""
+        """Keep the secrets in ``db``; check passwords and count attempts through ``account``.
+
+        ``devices`` gives a client the device cookie of a login finished
+        on the second page.
+        """
         self._db = db
         self._account = account
+        self._devices = devices
         self._settings = settings
         self._clock = clock
         self._box: SecretBox | None = None
@@ -205,21 +216,68 @@ class TwoFactor:
 
     # --- the login's second factor -------------------------------------------------
 
-    def check_login(self, user: User, code: str) -> None:
-        """Accept ``code`` for a login of ``user`` whose password was right, once.
+    def check_login(self, user: User, code: str, hold: bool = False) -> bool:
+        """Accept ``code`` for a login of ``user`` whose password was right; ``False`` if not asked.
 
-        The caller has counted the attempt, and clears the count only after
-        this returns. ``CodeRequired`` without a code, ``WrongLoginCode``
-        for a wrong or used one. A code is only ever looked at after a
-        right password, or with a held login, which a right password made.
+        ``False`` when the user has no two-factor login, ``True`` when the
+        code is accepted (once). ``CodeRequired`` without a code and
+        ``WrongLoginCode`` for a wrong or used one; with ``hold``, either
+        carries the token of a login held for the browser's second page
+        (``hold``). The caller has counted the attempt, and clears the count
+        only once the session is stored: a code is only ever looked at
+        after a right password, or with a held login, which one made.
         """
         row = self._secret(user.id, confirmed=True)
-        if row is None:  # turned off meanwhile: no code to ask for
-            return
-        if not code.strip():
-            raise CodeRequired()
-        if not self._accept(row, code):
-            raise WrongLoginCode()
+        if row is None:
+            return False
+        if code.strip() and self._accept(row, code):
+            return True
+        pending = self.hold(user.id) if hold else None
+        raise WrongLoginCode(pending) if code.strip() else CodeRequired(pending=pending)
+
+    def finish(
+        self, token: str | None, code: str, device: str | None = None
+    ) -> tuple[User, str, str]:
+        """Log in the user whose login ``token`` holds, with a one-time code.
+
+        The browser's second page: the password was right on the first,
+        which held the login (``hold``). The code is counted as a login's
+        attempt, on the client's device or on the account; ``CodeRequired``
+        or ``WrongLoginCode`` (carrying ``token`` again) if it is missing or
+        wrong, ``LoginOver`` once the held login has expired, been used or
+        ended by a new password. The session is stored, and the held login
+        ended, in one transaction, as a login's (``DB.start_session``), with
+        a new device cookie. Returns the user, the session id and the device
+        cookie.
+        """
+        user_id = self.held_user(token)
+        if token is None or user_id is None:
+            raise LoginOver("log in again: the login that waited for a code is over")
+        user = self._db.find_user_by(id=user_id)
+        on_device = self._account.count_attempt(user, device)
+        try:
+            self.check_login(user, code)
+        except CodeRequired as error:
+            error.pending = token
+            raise
+        session_id, new_device = tokens.new_token(), tokens.new_token()
+
+        def also(connection: Connection) -> None:
+            self.release(connection, user_id, token)
+            self._devices.add(connection, user_id, new_device, device)
+
+        if not self._db.start_session(
+            user_id,
+            tokens.digest(session_id),
+            self._clock(),
+            checked_hash=user.hashed_password,
+            also=also,
+            code_checked=True,
+        ):
+            raise LoginOver("log in again: the login that waited for a code is over")
+        if not on_device:
+            self._account.clear(user, None)
+        return user, session_id, new_device
 
     def hold(self, user_id: int) -> str:
         """Hold a login of the user for ``PENDING_LOGIN_TTL`` seconds; return its token.
