@@ -132,7 +132,7 @@ def wire(data: bytes) -> None:
 
 
 class Watched(dict[str, Any]):
-    """An environ that remembers which keys were read, in order, by ``[]`` or ``.get()``."""
+    """An environ that remembers which keys were read, in order: by ``[]``, ``.get()`` or ``in``."""
 
     def __init__(self, environ: dict[str, Any]) -> None:
         """Hold the keys and values of ``environ``; nothing read yet."""
@@ -148,6 +148,12 @@ class Watched(dict[str, Any]):
         """Note ``key``, then look it up."""
         self._note(key)
         return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        """Note ``key``, then tell whether it is there."""
+        if isinstance(key, str):
+            self._note(key)
+        return super().__contains__(key)
 
     def _note(self, key: str) -> None:
         """Remember the first read of ``key``."""

