@@ -1,9 +1,12 @@
-"""The account's own changes: a new password, a new email, the account deleted.
+"""The account's life: made, then its own changes: a new password, a new email, deleted.
 
-What Django's auth views and Devise's ``registerable`` offer a person who
-is logged in. Each change asks for the current password as well as the
-session: a session alone, which a computer left logged in or a stolen
-cookie gives away, changes nothing (SECURITY.md, "account changes").
+A registration makes the account: the email normalized, the password held
+to the policy and hashed in a bcrypt slot, and the unique constraint on
+``users.email`` the judge of a taken email. Then what Django's auth views
+and Devise's ``registerable`` offer a person who is logged in. Each change
+asks for the current password as well as the session: a session alone,
+which a computer left logged in or a stolen cookie gives away, changes
+nothing (SECURITY.md, "account changes").
 
 - The password is checked as a login checks it: in a bcrypt slot, and
   counted first, by the login throttle (``Throttle.count_login``), or on
@@ -98,7 +101,7 @@ def rows_naming(user: User) -> list[Delete]:
 
 
 class Account:
-    """Change a logged-in user's password or email, or delete the account."""
+    """Make an account; change a logged-in user's password or email, or delete the account."""
 
     def __init__(
         self,
@@ -114,6 +117,24 @@ class Account:
         self._throttle = throttle
         self._devices = devices
         self._clock = clock
+
+    def register(self, email: str, password: str, client: str = "") -> User:
+        """Create and return a user; ``EmailTaken`` if the email has an account.
+
+        Raises ``InvalidInput`` for an email or a password that breaks the
+        rules, before any bcrypt work.
+        """
+        email = emails.normalize_email(email)
+        self._passwords.check_policy(password)
+        with self._passwords.slot(client):
+            hashed = self._passwords.hash(password)
+        try:
+            return self._db.add_user(email, hashed)
+        except IntegrityError:
+            # The unique constraint on users.email decides, not a look-up
+            # before the insert: two registrations racing each other still
+            # make one row. The message is the seed's.
+            raise EmailTaken(f"User {email} already exists") from None
 
     def change_password(
         self,

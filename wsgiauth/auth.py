@@ -10,7 +10,8 @@ for them, as Django's ``contrib.auth`` has them:
 - ``throttle``: logins and reset requests counted per email;
 - ``devices``: the clients that have logged in, each with its own allowance;
 - ``resets``: a forgotten password: the request, the token, the new password;
-- ``account``: a new password, a new email, the account deleted;
+- ``account``: the account made, a new password, a new email, deleted;
+- ``twofactor``: a one-time code as well as the password, turned on and off;
 - ``db``: the users, their tokens and the times those were issued.
 
 When a rule says no, it raises an error with a name (``errors.py``), which
@@ -21,8 +22,6 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.account import Account, EmailToken
@@ -138,17 +137,7 @@ class Auth:
         bcrypt slots (``Passwords.slot``); so it is for every method that
         runs bcrypt.
         """
-        email = emails.normalize_email(email)
-        self._passwords.check_policy(password)
-        with self._passwords.slot(client):
-            hashed = self._passwords.hash(password)
-        try:
-            return self._db.add_user(email, hashed)
-        except IntegrityError:
-            # The unique constraint on users.email decides, not a look-up
-            # before the insert: two registrations racing each other still
-            # make one row. The message is the seed's.
-            raise EmailTaken(f"User {email} already exists") from None
+        return self._account.register(email, password, client)
 
     def log_in(
         self,
@@ -170,11 +159,9 @@ class Auth:
         client, ``TooManyAttempts`` (before the password is even looked at)
         past the limits, and ``WrongPassword`` otherwise.
 
-        An account with two-factor login also takes a one-time ``code``
-        (``twofactor.py``), looked at only after a right password:
-        ``CodeRequired`` without one, ``WrongLoginCode`` for a wrong one;
-        with ``hold``, the error carries the token of a login held for the
-        browser's second page (``finish_login``).
+        With two-factor login, a right password also needs a right ``code``:
+        else ``CodeRequired``, which with ``hold`` carries the token of a
+        login held for the browser's second page (``finish_login``).
         """
         email = emails.normalize_email(email)
         try:
@@ -207,9 +194,10 @@ class Auth:
                 new_hash = self._passwords.hash(password)
         session_id, new_device = tokens.new_token(), tokens.new_token()
         # The session, any new hash and the new device are stored only if the
-        # password hash is still the one just checked: a reset that landed
+        # password hash is still the one just checked (a reset that landed
         # while bcrypt ran has ended every session and device of the old
-        # password, and these would outlive it.
+        # password, and these would outlive it), and for an account with
+        # two-factor login, only with a right code.
         start = functools.partial(
             self._db.start_session,
             user.id,
@@ -219,8 +207,6 @@ class Auth:
             new_hash=new_hash,
             also=lambda connection: self._devices.add(connection, user.id, new_device, device),
         )
-        # Not stored if the password changed meanwhile, or if the account
-        # asks for a one-time code too: then stored with a right code only.
         if not start() and not (
             self._two_factor.check_login(user, code, hold) and start(code_checked=True)
         ):
@@ -234,11 +220,7 @@ class Auth:
         return Login(user, session_id, new_device)
 
     def finish_login(self, pending: str | None, code: str, *, device: str | None = None) -> Login:
-        """Log in with the one-time code the login held under ``pending`` waits for.
-
-        The browser's second page (``TwoFactor.finish``): ``LoginOver`` once
-        the held login is over, ``CodeRequired`` for a missing or wrong code.
-        """
+        """Log in with the code that the login held under ``pending`` waits for (``TwoFactor``)."""
         return Login(*self._two_factor.finish(pending, code, device))
 
     def valid_login(self, email: str, password: str) -> bool:
