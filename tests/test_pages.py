@@ -131,17 +131,6 @@ def test_an_api_message_becomes_a_sentence(message, text):
     assert sentence(message) == text
 
 
-def test_reset_request_form_and_the_form_for_a_pasted_token(app):
-    page = page_of(browse(app, "GET", "/reset_password"), 200)
-    assert page.form("/reset_password").types == {"email": "email"}
-    assert page.form("/reset_password", _method="PUT").types == {
-        "_method": "hidden",
-        "email": "email",
-        "reset_token": "text",
-        "new_password": "password",
-    }
-
-
 def test_the_style_is_allowed_by_its_hash_and_nothing_else_is(app):
     page = page_of(browse(app, "GET", "/"), 200)
     assert page.styles == [STYLE]
