@@ -13,18 +13,30 @@ pages, followed with ``GET``, and any unknown path (``not_found_page``).
 A form post that succeeds answers 303 See Other to a page
 (Post/Redirect/Get: a reload then repeats the GET, not the post), which
 may name a notice in ``?done=``; one that fails shows its form again, with
-the API's status and its message in a sentence for people (``say``).
+the API's status and its message in a sentence for people
+(``page_answers.py`` has what the endpoints share). Two-factor login's
+pages are ``twofactor_browser.py``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from wsgiauth import api, pages, profile_pages, reset_pages
 from wsgiauth.errors import InvalidToken
-from wsgiauth.http import Forbidden, HTTPError, Response, RetryLater, set_cookie
+from wsgiauth.http import Forbidden, Response, set_cookie
+from wsgiauth.page_answers import (
+    REFUSALS,
+    failed,
+    form_value,
+    nobody,
+    notice_in,
+    page_response,
+    see_other,
+    viewer,
+)
 from wsgiauth.request import Request
 from wsgiauth.routing import Route
 
@@ -36,47 +48,6 @@ PageEndpoint = Callable[["App", Request], Response]
 # token is in no URL after the link's first request (SECURITY.md, "the
 # reset link").
 RESET_COOKIE = "reset_token"
-# The errors a page shows to its user; anything else is a 500, as in the API.
-REFUSALS: tuple[type[Exception], ...] = (HTTPError, *api.ERRORS)
-
-
-def page_response(html: str, code: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
-    """Return a page; the middleware adds the headers every page carries."""
-    body = html.encode("utf-8")
-    return Response(code, body, [("Content-Type", "text/html; charset=utf-8"), *headers])
-
-
-def say(error: HTTPError) -> str:
-    """Return what a page says of a refusal: a sentence for people, with no status code.
-
-    The status stays in the answer's status line. A wait is said in
-    minutes once it is over two of them.
-    """
-    if isinstance(error, RetryLater):
-        what = "Too many attempts" if error.code == 429 else "The server is busy"
-        return f"{what}. Try again in {pages.wait(error.retry_after)}."
-    return pages.sentence(error.message)
-
-
-def failed(error: Exception, show: Callable[[str], str]) -> Response:
-    """Show a failed request's page: ``show`` gets the error paragraph.
-
-    The status and the headers (``WWW-Authenticate``, ``Retry-After``) are
-    the ones the API answers with.
-    """
-    http = api.http_error(error)
-    if http is None:
-        raise error  # not a refusal, a bug: the app's 500
-    return page_response(show(pages.error(say(http))), http.code, http.headers())
-
-
-def see_other(
-    location: str, answer: api.Answer | None = None, cookies: Iterable[tuple[str, str]] = ()
-) -> Response:
-    """Answer 303 See Other to ``location``, with ``cookies`` and those the API's ``answer`` set."""
-    if answer:
-        cookies = [*cookies, *(header for header in answer.headers if header[0] == "Set-Cookie")]
-    return page_response(pages.see_other(location), 303, [("Location", location), *cookies])
 
 
 def reset_cookie(app: App, token: str, max_age: int) -> tuple[str, str]:
@@ -100,31 +71,6 @@ def dead_link(app: App, who: str) -> Response:
     development = not app.settings.production
     page = reset_pages.reset_request(message=problem, who=who, development=development)
     return page_response(page, 403, [reset_cookie(app, "", max_age=0)])
-
-
-def form_value(request: Request, name: str) -> str:
-    """Return a field of the form that was posted, to fill the form again, or ``""``."""
-    try:
-        return request.form().get(name, "")
-    except HTTPError:
-        return ""
-
-
-def viewer(app: App, request: Request) -> str:
-    """Return the email of whoever the request's session is, or ``""``: what the footer shows."""
-    user = app.auth.get_user_from_session_id(request.cookies.get(api.SESSION_COOKIE))
-    return user.email if user else ""
-
-
-def notice_in(request: Request) -> str:
-    """Return the notice named in the query's ``done``, as a paragraph, or ``""``."""
-    text = pages.NOTICES.get(request.query().get("done", ""))
-    return pages.notice(text) if text else ""
-
-
-def nobody() -> Response:
-    """Answer 403, as the API does without a session, with the login form."""
-    return page_response(pages.login(message=pages.error("Nobody is logged in.")), 403)
 
 
 # --- home, registration, login and logout ------------------------------------
