@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from wsgiauth import api, pages, profile_pages, reset_pages
-from wsgiauth.errors import InvalidToken
+from wsgiauth import api, pages, profile_pages, reset_pages, twofactor_browser
+from wsgiauth.errors import CodeRequired, InvalidToken
 from wsgiauth.http import Forbidden, Response, set_cookie
 from wsgiauth.page_answers import (
     REFUSALS,
@@ -39,6 +39,7 @@ from wsgiauth.page_answers import (
 )
 from wsgiauth.request import Request
 from wsgiauth.routing import Route
+from wsgiauth.user import User
 
 if TYPE_CHECKING:  # app.py imports this module: only the type checker needs App
     from wsgiauth.app import App
@@ -110,9 +111,17 @@ def get_sessions_page(app: App, request: Request) -> Response:
 
 
 def post_sessions_page(app: App, request: Request) -> Response:
-    """POST /sessions from the form: log in, then 303 to /profile with the cookie."""
+    """POST /sessions from the form: log in, then 303 to /profile with the cookie.
+
+    An account with two-factor login answers with the code's page, whose
+    form posts here again, with the code alone (``twofactor_browser.py``).
+    """
+    if twofactor_browser.is_code_form(request):
+        return twofactor_browser.post_code_page(app, request)
     try:
-        answer = api.post_sessions(app, request)
+        answer = api.post_sessions(app, request, hold=True)
+    except CodeRequired as error:
+        return twofactor_browser.ask_for_code(app, error)
     except REFUSALS as error:
         email, who = form_value(request, "email"), viewer(app, request)
         return failed(error, lambda problem: pages.login(email, problem, who))
@@ -137,23 +146,29 @@ def get_profile_page(app: App, request: Request) -> Response:
     Without a session: 403, as in the API, with the login form; never an email.
     """
     try:
-        email = api.get_profile(app, request).data["email"]
+        user = api.current_user(app, request)
     except Forbidden:
         return nobody()
-    return page_response(profile_pages.profile(email, notice_in(request)))
+    return page_response(profile_of(app, user, notice_in(request)))
+
+
+def profile_of(
+    app: App, user: User, message: str = "", problems: dict[str, str] | None = None
+) -> str:
+    """Return the profile of ``user``: a form per change, two-factor login's on or off."""
+    on = app.auth.two_factor_on(user)
+    return profile_pages.profile(user.email, message, problems, two_factor=on)
 
 
 def delete_profile_page(app: App, request: Request) -> Response:
     """DELETE /profile (a form's ``_method``): delete the account, then 303 home, logged out."""
     try:
+        user = api.current_user(app, request)
         answer = api.delete_profile(app, request)
     except Forbidden:
         return nobody()
     except REFUSALS as error:
-        who = viewer(app, request)
-        return failed(
-            error, lambda problem: profile_pages.profile(who, problems={"delete": problem})
-        )
+        return failed(error, lambda problem: profile_of(app, user, problems={"delete": problem}))
     return see_other("/?done=account_deleted", answer)
 
 
@@ -315,6 +330,15 @@ PAGES: list[Route[PageEndpoint]] = [
         {"GET": get_sessions_page, "POST": post_sessions_page, "DELETE": delete_sessions_page},
     ),
     Route(r"/profile", {"GET": get_profile_page, "DELETE": delete_profile_page}),
+    Route(
+        r"/profile/totp",
+        {
+            "GET": twofactor_browser.get_profile_totp_page,
+            "POST": twofactor_browser.post_profile_totp_page,
+            "PUT": twofactor_browser.put_profile_totp_page,
+            "DELETE": twofactor_browser.delete_profile_totp_page,
+        },
+    ),
     Route(
         r"/profile/password",
         {"GET": get_profile_password_page, "PUT": put_profile_password_page},
