@@ -106,8 +106,8 @@ def post_sessions(
     to ``hold`` a login that waits for its code, and the second passes the
     held login's token, ``pending``, in place of the email and password.
     """
-    device, code = request.cookies.get(DEVICE_COOKIE), request.form().get("code", "")
-    if pending is None:
+    code, device = request.form().get("code", ""), request.cookies.get(DEVICE_COOKIE)
+    if pending is None:  # the code's page sends a held login in their place
         email, password = request.required("email"), request.required("password")
         login = app.auth.log_in(
             email, password, client=request.client, device=device, code=code, hold=hold
@@ -116,17 +116,15 @@ def post_sessions(
         login = app.auth.finish_login(pending, code, device=device)
     assert login.device is not None  # a login always gives one
     settings = app.settings
-    cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
-    for path in DEVICE_COOKIE_PATHS:  # a cookie has one Path: one for each
-        cookie = set_cookie(
-            DEVICE_COOKIE,
-            login.device,
-            max_age=settings.device_ttl,
-            path=path,
-            secure=settings.production,
-        )
-        cookies.append(("Set-Cookie", cookie))
-    return Answer({"email": login.user.email, "message": "logged in"}, 200, cookies)
+    # The session's cookie, then the device's, once for each path where a
+    # password is checked: a cookie has one Path.
+    cookies = [(SESSION_COOKIE, login.session_id, settings.session_ttl, "/")]
+    cookies += [(DEVICE_COOKIE, login.device, settings.device_ttl, p) for p in DEVICE_COOKIE_PATHS]
+    headers = [
+        ("Set-Cookie", set_cookie(name, value, max_age=ttl, path=path, secure=settings.production))
+        for name, value, ttl, path in cookies
+    ]
+    return Answer({"email": login.user.email, "message": "logged in"}, 200, headers)
 
 
 def delete_sessions(app: App, request: Request) -> Answer:

@@ -96,7 +96,14 @@ class Login:
 
 
 class Auth:
-    """Register users, check their passwords, and manage their sessions and resets."""
+    """Register users, check their passwords, and manage their sessions and resets.
+
+    Every method that runs bcrypt takes ``client``, the address of who asks
+    (``REMOTE_ADDR``), for the bcrypt slots (``Passwords.slot``), and each
+    that checks a password takes ``device``, the device cookie the client
+    sent, if any: a device of the account counts the attempt on its own
+    allowance (``devices.py``), any other client on the account's.
+    """
 
     def __init__(
         self,
@@ -131,12 +138,7 @@ class Auth:
     # --- registration and login ---------------------------------------------
 
     def register_user(self, email: str, password: str, client: str = "") -> User:
-        """Create and return a user; ``EmailTaken`` if the email has an account (task 5).
-
-        ``client`` is the address of who asks (``REMOTE_ADDR``), for the
-        bcrypt slots (``Passwords.slot``); so it is for every method that
-        runs bcrypt.
-        """
+        """Create and return a user; ``EmailTaken`` if the email has an account (task 5)."""
         return self._account.register(email, password, client)
 
     def log_in(
@@ -151,17 +153,12 @@ class Auth:
     ) -> Login:
         """Check the password and start a new session, replacing any other.
 
-        ``client`` is the address that asks, for the bcrypt slots;
-        ``device`` the device cookie it sent, if any: the limits are the
-        device's own for a device of this account (``devices.py``), the
-        account's for any other client. Raises ``InvalidInput`` for a
-        malformed email, ``Busy`` when no bcrypt slot is free for this
-        client, ``TooManyAttempts`` (before the password is even looked at)
-        past the limits, and ``WrongPassword`` otherwise.
-
-        With two-factor login, a right password also needs a right ``code``:
-        else ``CodeRequired``, which with ``hold`` carries the token of a
-        login held for the browser's second page (``finish_login``).
+        Raises ``InvalidInput`` for a malformed email, ``Busy`` when no
+        bcrypt slot is free for this client, ``TooManyAttempts`` (before the
+        password is looked at) past the limits, ``WrongPassword`` otherwise.
+        With two-factor login, a right password needs a right ``code`` too,
+        else ``CodeRequired``: with ``hold``, it carries the token of a login
+        held for the browser's second page (``finish_login``).
         """
         email = emails.normalize_email(email)
         try:
@@ -281,9 +278,7 @@ class Auth:
         """
         self._resets.update_password(reset_token, password, email, client)
 
-    # --- the account: each change asks for the password (account.py) --------
-    # ``client`` and ``device`` are as for log_in: the password is checked,
-    # and counted, as a login's.
+    # --- the account: each change asks for the password, counted as a login's --
 
     def change_password(
         self,

@@ -49,12 +49,12 @@ def pending_cookie(app: App, token: str, max_age: int) -> tuple[str, str]:
 
 
 def is_code_form(request: Request) -> bool:
-    """Tell whether a ``POST /sessions`` comes from the code's page: no email, no password."""
+    """Tell whether a ``POST /sessions`` comes from the code's page: a code, no email."""
     try:
         form = request.form()
     except HTTPError:
         return False  # the login's page will show the error
-    return "email" not in form and "password" not in form
+    return "code" in form and "email" not in form and "password" not in form
 
 
 def ask_for_code(app: App, error: CodeRequired) -> Response:
