@@ -10,11 +10,21 @@ test_production.py.
 import bcrypt
 import pytest
 import sqlalchemy
-from helpers import FakeClock, new_session, sha256, stored_hash, timed_auth, wrong
+from helpers import (
+    SECRET_KEY,
+    FakeClock,
+    new_session,
+    sha256,
+    stored_hash,
+    timed_auth,
+    wrong,
+)
 
+from wsgiauth import totp
 from wsgiauth.account import EMAIL_TOKEN_TTL, rows_naming
 from wsgiauth.auth import (
     Auth,
+    CodeRequired,
     EmailTaken,
     InvalidEmailToken,
     InvalidInput,
@@ -38,7 +48,7 @@ def user(auth: Auth, session_id: str) -> User:
 @pytest.fixture
 def auth(db: DB, clock: FakeClock) -> Auth:
     """An Auth on the fake clock, with Bob registered (password "pw")."""
-    auth = timed_auth(db, clock)
+    auth = timed_auth(db, clock, secret_key=SECRET_KEY)
     auth.register_user(BOB, "pw")
     return auth
 
@@ -299,7 +309,8 @@ def test_deleting_the_account_leaves_no_row_that_names_it(
     assert wrong(auth, ALICE, "wrong")
     alice_before = naming(db, user(auth, alice_session).id, ALICE)
     # Bob leaves a row in every table: a session and its time, a reset token,
-    # failed logins and reset requests, a pending change of email.
+    # failed logins and reset requests, a pending change of email, and
+    # two-factor login's rows.
     session_id = new_session(auth, BOB)
     bob = user(auth, session_id)
     assert wrong(auth, BOB, "wrong")
@@ -307,7 +318,14 @@ def test_deleting_the_account_leaves_no_row_that_names_it(
     reset_token = auth.get_reset_password_token(BOB)
     change = auth.request_email_change(bob, "bob@new.example", "pw")
     assert wrong(auth, BOB, "wrong")
-    names = (BOB, "bob@new.example", *map(sha256, (session_id, reset_token, change.token)))
+    # Two-factor login: the sealed secret, the recovery codes, a held login.
+    secret = totp.from_base32(auth.begin_two_factor(bob, "pw").secret)
+    auth.confirm_two_factor(bob, totp.totp(secret, clock.now))
+    with pytest.raises(CodeRequired) as held:
+        auth.log_in(BOB, "pw", hold=True)
+    assert held.value.pending is not None
+    tokens = (session_id, reset_token, change.token, held.value.pending)
+    names = (BOB, "bob@new.example", *map(sha256, tokens))
     before = naming(db, bob.id, *names)
     # Every table holds one, so that a table added later, whose rows this
     # test does not make, fails here until it does.

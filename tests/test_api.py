@@ -770,6 +770,9 @@ def test_every_change_without_a_session_is_403(app, cookie):
         ("POST", "/profile/email", {"email": NEW_EMAIL, "password": PASSWORD}),
         ("PUT", "/profile/email", {"email_token": str(uuid.uuid4())}),
         ("DELETE", "/profile", {"password": PASSWORD}),
+        ("POST", "/profile/totp", {"password": PASSWORD}),
+        ("PUT", "/profile/totp", {"code": "123456"}),
+        ("DELETE", "/profile/totp", {"password": PASSWORD, "code": "123456"}),
     ]:
         assert_error(send(app, method, path, form, cookie=cookie), 403, "not logged in")
     assert login_status(app) == 200  # nothing changed, nothing counted
@@ -782,6 +785,8 @@ def test_every_change_without_a_session_is_403(app, cookie):
         ("POST", "/profile/email", {"email": NEW_EMAIL, "password": "WrongPwd"}),
         ("DELETE", "/profile", {"password": "WrongPwd"}),
         ("DELETE", "/profile", {"password": PASSWORD_74_BYTES}),
+        ("POST", "/profile/totp", {"password": "WrongPwd"}),
+        ("DELETE", "/profile/totp", {"password": "WrongPwd", "code": "123456"}),
     ],
 )
 def test_every_change_with_a_wrong_password_is_401_and_changes_nothing(app, method, path, form):
@@ -803,6 +808,10 @@ def test_every_change_with_a_wrong_password_is_401_and_changes_nothing(app, meth
         ("POST", "/profile/email", {"email": NEW_EMAIL}, "password"),
         ("PUT", "/profile/email", {}, "email_token"),
         ("DELETE", "/profile", {"password": ""}, "password"),
+        ("POST", "/profile/totp", {}, "password"),
+        ("PUT", "/profile/totp", {"code": " "}, "code"),
+        ("DELETE", "/profile/totp", {"code": "123456"}, "password"),
+        ("DELETE", "/profile/totp", {"password": PASSWORD}, "code"),
     ],
 )
 def test_every_change_missing_a_field_is_400_naming_it(app, method, path, form, missing):
@@ -828,6 +837,7 @@ def test_change_password_to_a_password_over_72_bytes_is_400(app, new_password):
         ("PUT", "/profile/password", {"password": "WrongPwd", "new_password": NEW_PASSWORD}),
         ("POST", "/profile/email", {"email": NEW_EMAIL, "password": "WrongPwd"}),
         ("DELETE", "/profile", {"password": "WrongPwd"}),
+        ("POST", "/profile/totp", {"password": "WrongPwd"}),
     ],
 )
 def test_wrong_passwords_lock_the_account_like_failed_logins(app, method, path, form):

@@ -2,7 +2,8 @@
 
 One test goes through every flow a person has, on a real ``serve.py``, the
 way a person would: typing into the forms and pressing their buttons, from
-registering to changing the password and the email and deleting the account. On the
+registering to changing the password and the email and deleting the account;
+another turns two-factor login on and logs in with a code. On the
 way it checks what only a browser can tell: the session cookie as the
 browser stored it (``HttpOnly``, ``SameSite=Lax``), that a page of another
 site cannot log the victim out nor log them in to another account, and that
@@ -24,6 +25,7 @@ there (``docs/screenshots`` holds the ones the README shows).
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +34,8 @@ from typing import Any
 import pytest
 import requests
 from conftest import Server, unavailable
+
+from wsgiauth import totp
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and nothing the browser would do on its own: no update checks,
@@ -404,3 +408,84 @@ def test_every_flow_in_chromium_with_javascript_off(browser, sqlite_url):
     for secret in (PASSWORD, NEW_PASSWORD, THIRD_PASSWORD, ATTACKER_PASSWORD, email_token, token):
         assert secret not in log
     assert cookie["value"] not in log and old_cookie["value"] not in log
+
+
+def pending_cookie(context: Any) -> dict[str, Any] | None:
+    """Return the cookie of a login held for its code, as the browser keeps it, or ``None``."""
+    cookies = [cookie for cookie in context.cookies() if cookie["name"] == "pending_login"]
+    assert len(cookies) <= 1, cookies
+    return cookies[0] if cookies else None
+
+
+def test_two_factor_login_in_chromium_with_javascript_off(browser, sqlite_url):
+    # Turned on by reading the key off the page, as a person types it into
+    # an app; then a login in two pages, with a code from that "app".
+    shots_dir = os.environ.get("WSGIAUTH_SCREENSHOTS")
+    shots = Path(shots_dir) if shots_dir else None
+    with Server(sqlite_url) as server:
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{server.url}/users", data=form, timeout=10).status_code == 200
+        me = Visit(browser, server.url, shots)
+        me.go("/sessions")
+        me.fill("Email", EMAIL)
+        me.fill("Password", PASSWORD)
+        assert me.press("Log in") == 200
+        assert me.path() == "/profile"
+
+        # The profile offers it; the password opens the page with the QR code.
+        me.fill("Password", PASSWORD, "/profile/totp")
+        assert me.press("Turn on two-factor login") == 200
+        assert me.path() == "/profile/totp"
+        assert "Scan this QR code with the app" in me.text()
+        qr = me.page.locator("svg").bounding_box()
+        assert qr is not None and qr["width"] >= 150 and qr["height"] == qr["width"]
+        key = me.page.locator("#secret").inner_text()
+        assert re.fullmatch(r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}", key), key
+        me.shoot("two-factor-enrol")
+        me.fill("Code from the app", totp.totp(totp.from_base32(key), time.time()))
+        assert me.press("Turn it on") == 200
+        assert "Two-factor login is on" in me.text()
+        codes = me.page.locator("#recovery-codes li").all_inner_texts()
+        assert len(codes) == 10
+        me.shoot("two-factor-recovery-codes")
+
+        # Log out, and in again: the password, then the code on a second page.
+        me.go("/profile")
+        assert "Two-factor login is on." in me.text()
+        assert me.press("Log out") == 200
+        me.go("/sessions")
+        me.fill("Email", EMAIL)
+        me.fill("Password", PASSWORD)
+        assert me.press("Log in") == 401
+        assert "Now type the code your authenticator app shows" in me.text()
+        assert session_cookie(browser) is None
+        held = pending_cookie(browser)
+        assert held is not None
+        assert (held["httpOnly"], held["sameSite"], held["path"]) == (True, "Lax", "/sessions")
+        assert PASSWORD not in me.page.content()
+        me.shoot("two-factor-login-code")
+        # A wrong code: the page again. Then the code of the next step, which
+        # one step of drift lets in (the current one turned it on).
+        me.fill("Code", "no such code")
+        assert me.press("Log in") == 401
+        assert "Wrong one-time code." in me.text()
+        me.fill("Code", totp.totp(totp.from_base32(key), time.time() + totp.STEP_SECONDS))
+        assert me.press("Log in") == 200
+        assert me.path() == "/profile"
+        assert f"You are logged in as {EMAIL}." in me.text()
+        assert session_cookie(browser) is not None
+        assert pending_cookie(browser) is None
+
+        # Turned off with a recovery code.
+        me.fill("Password", PASSWORD, "/profile/totp")
+        me.fill("Code from the app, or a recovery code", codes[0])
+        assert me.press("Turn off two-factor login") == 200
+        assert me.path() == "/profile?done=two_factor_off"
+        assert "Turn on two-factor login" in me.text()
+
+        # The QR code, an inline SVG, is nothing the policy refused or loaded.
+        assert all(url.startswith(server.url + "/") for url in me.requests), me.requests
+        assert not [line for line in me.console if "Content Security Policy" in line]
+        log = server.stop()
+    for secret in (PASSWORD, key, key.replace(" ", ""), held["value"], *codes):
+        assert secret not in log

@@ -160,12 +160,16 @@ def test_tables_are_created_on_a_new_file(tmp_path: Path) -> None:
         database.dispose()
     with closing(sqlite3.connect(path)) as connection:
         tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        # The seed's users, and beside it the tables that keep time and counts.
+        # The seed's users, and beside it the tables that keep time and counts,
+        # and two-factor login's.
         assert sorted(name for (name,) in tables) == [
             "attempts",
             "devices",
             "email_changes",
+            "pending_logins",
+            "recovery_codes",
             "token_times",
+            "totp_secrets",
             "users",
         ]
         columns = [row[1] for row in connection.execute("PRAGMA table_info(users)")]

@@ -77,6 +77,11 @@ ALLOWED_REFUSALS = {
     # bytes of UTF-8 (37 "é" are 37 characters and 74 bytes): no keyword
     # counts bytes, and the service cannot take more, since bcrypt reads 72.
     "password must be at most 72 bytes in UTF-8",
+    # A one-time code of the right shape may still be wrong, or have nothing
+    # to be checked against: which codes are right, no schema can know.
+    "wrong code",
+    "nothing to confirm: ask for a secret first",
+    "two-factor login is not on",
 }
 
 
@@ -100,6 +105,9 @@ SECURED = [
     "requestEmailChange",
     "changeEmail",
     "deleteAccount",
+    "beginTwoFactor",
+    "confirmTwoFactor",
+    "turnOffTwoFactor",
 ]
 BASE_URL: list[str] = []  # set by the base_url fixture, read by SessionCookie
 DATABASE_URL: list[str] = []  # the server's database, emptied before each stateful scenario

@@ -37,6 +37,7 @@ PATHS = [
     ("/profile", True),
     ("/profile/password", True),
     ("/profile/email?email_token=t", True),
+    ("/profile/totp", True),
 ]
 
 
@@ -81,6 +82,8 @@ AUTOCOMPLETE = {
     ("/profile/email", "password"): "current-password",
     ("/profile/email", "email_token"): "one-time-code",
     ("/profile", "password"): "current-password",
+    ("/profile/totp", "password"): "current-password",
+    ("/profile/totp", "code"): "one-time-code",
 }
 
 
@@ -93,9 +96,12 @@ def test_every_input_is_required_typed_and_says_what_to_fill_in(app, path, logge
                 continue
             assert "required" in attributes, (form.action, name)
             assert attributes["autocomplete"] == AUTOCOMPLETE[form.action, name]
-            kind = {"email": "email", "email_token": "text", "reset_token": "text"}.get(
-                name, "password"
-            )
+            kind = {
+                "email": "email",
+                "email_token": "text",
+                "reset_token": "text",
+                "code": "text",
+            }.get(name, "password")
             assert attributes["type"] == kind, (form.action, name)
             if kind == "password":
                 assert attributes["value"] == ""  # a password is never put back in a form

@@ -18,10 +18,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import requests
+import sqlalchemy
 import webtest
 from conftest import Server
 from helpers import (
@@ -42,9 +44,10 @@ from helpers import (
     without_date,
 )
 
-from wsgiauth import config
+from wsgiauth import config, recovery, totp
 from wsgiauth.api import NEW_EMAIL_MAILED, RESET_MAILED
 from wsgiauth.auth import Auth
+from wsgiauth.user import Base
 
 SLOW_SMTP_SECONDS = 2.0
 TIMEOUT = 10  # seconds, for every HTTP request to the real server
@@ -339,6 +342,30 @@ def test_a_deleted_account_is_told_and_nothing_else_is_mailed(prod):
     deliver(app)
     ((_, rcpt_tos, message),) = mailbox.envelopes
     assert (rcpt_tos, message["Subject"]) == ([EMAIL], "Your account was deleted")
+
+
+def test_two_factor_login_turned_on_and_off_is_mailed_to_the_account(prod):
+    app, mailbox = prod
+    register(app)
+    cookie = log_in(app)
+    res = send(app, "POST", "/profile/totp", {"password": PASSWORD}, cookie)
+    secret = res.json["secret"]
+    assert send(app, "PUT", "/profile/totp", {"code": "000000"}, cookie).status_int == 400
+    code = totp.totp(totp.from_base32(secret), time.time())
+    res = send(app, "PUT", "/profile/totp", {"code": code}, cookie)
+    codes = res.json["recovery_codes"]
+    form = {"password": PASSWORD, "code": codes[0]}
+    assert send(app, "DELETE", "/profile/totp", form, cookie).status_int == 200
+    deliver(app)
+    # The refused code mailed nothing; the mails hold no secret and no code.
+    assert [(rcpt, message["Subject"]) for _, rcpt, message in mailbox.envelopes] == [
+        ([EMAIL], "Two-factor login turned on"),
+        ([EMAIL], "Two-factor login turned off"),
+    ]
+    for _, _, message in mailbox.envelopes:
+        text = message.get_content()
+        assert f"{PUBLIC_URL}/reset_password" in text
+        assert secret not in text and not any(c in text for c in codes)
 
 
 # --- serve.py --production, end to end ----------------------------------------
@@ -735,3 +762,73 @@ def test_registering_and_deleting_accounts_does_not_mail_one_mailbox_without_end
     # At most the limit of reset mails, and the limit of notices, per window.
     assert subjects.count("Your password reset token") <= 2, subjects
     assert subjects.count("Your account was deleted") <= 2, subjects
+
+
+# --- secrets at rest: no TOTP secret or recovery code in clear ---------------------
+
+
+def every_value(db_url: str) -> list[object]:
+    """Every value of every row of every table, as the database holds it."""
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return [
+                value
+                for table in Base.metadata.sorted_tables
+                for row in connection.execute(sqlalchemy.select(table))
+                for value in row
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_serve_production_keeps_no_totp_secret_or_recovery_code_in_clear(db_url, smtp, monkeypatch):
+    _, port = smtp()
+    for name, value in production_env(port).items():
+        monkeypatch.setenv(name, value)
+    browser = {"Accept": CHROME, "Sec-Fetch-Site": "same-origin"}
+    with Server(db_url, "--production") as server:
+        url = server.url
+        form = {"email": EMAIL, "password": PASSWORD}
+        assert requests.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        # The session cookie is Secure: requests keeps it for HTTPS only.
+        login = requests.post(f"{url}/sessions", data=form, timeout=TIMEOUT)
+        bob = {"session_id": login.cookies["session_id"]}
+        secret = requests.post(
+            f"{url}/profile/totp", data={"password": PASSWORD}, cookies=bob, timeout=TIMEOUT
+        ).json()["secret"]
+        code = totp.totp(totp.from_base32(secret), time.time())
+        codes = requests.put(
+            f"{url}/profile/totp", data={"code": code}, cookies=bob, timeout=TIMEOUT
+        )
+        codes = codes.json()["recovery_codes"]
+        # A login by its two pages leaves a held login on the way, and uses a code.
+        held = requests.post(f"{url}/sessions", data=form, headers=browser, timeout=TIMEOUT)
+        assert held.status_code == 401
+        token = held.cookies["pending_login"]
+        again = requests.post(
+            f"{url}/sessions", data=form, headers=browser, timeout=TIMEOUT
+        ).cookies["pending_login"]  # a second held login: the first one's row stays
+        assert token != again
+        server.stop()
+    raw = totp.from_base32(secret)
+    looked_for = {secret, secret.lower(), raw.hex(), token, again, *codes}
+    looked_for |= {recovery.normalize(c) for c in codes}
+    values = every_value(db_url)
+    assert len(values) > 20  # the rows are there: a user, a secret, ten digests, a held login
+    for value in values:
+        text = value if isinstance(value, str) else str(value)
+        assert not any(secret in text for secret in looked_for), value
+        assert not (isinstance(value, bytes) and raw in value), value
+    # The SQLite files themselves, every byte, the write-ahead log included.
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+        assert path in files
+        for file in files:
+            content = file.read_bytes()
+            assert raw not in content, file
+            for text in looked_for:
+                assert text.encode() not in content, (file, text)
+        # No key file either: production takes WSGIAUTH_SECRET_KEY, and makes none.
+        assert not any(p.name.endswith(".secret-key") for p in files)

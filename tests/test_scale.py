@@ -25,9 +25,19 @@ import requests
 from conftest import Server
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, text
 
-from wsgiauth.auth import Auth, WrongPassword
+from wsgiauth import totp
+from wsgiauth.auth import Auth, CodeRequired, WrongPassword
 from wsgiauth.db import DB
-from wsgiauth.user import Attempts, Device, EmailChange, TokenTimes, User
+from wsgiauth.user import (
+    Attempts,
+    Device,
+    EmailChange,
+    PendingLogin,
+    RecoveryCode,
+    TokenTimes,
+    TotpSecret,
+    User,
+)
 
 TIMEOUT = 10  # seconds, for every HTTP request
 
@@ -77,7 +87,9 @@ def fill_tables(engine: Engine) -> None:
 
     Half the users are logged in, one in ten has a reset token, each has a
     ``token_times`` row, two devices and a change of email waiting for its
-    token, and there are as many throttle counters.
+    token, and there are as many throttle counters. One in two has
+    two-factor login, with ten recovery codes and a login waiting for its
+    code (tables that small would be scanned, not searched).
     """
     users = [
         {
@@ -123,12 +135,29 @@ def fill_tables(engine: Engine) -> None:
         }
         for number in range(1, BULK_USERS + 1)
     ]
+    two_factor = range(2, BULK_USERS + 1, 2)
+    secrets = [
+        {"user_id": number, "sealed_secret": "v1." + "A" * 64, "confirmed": True, "last_step": 1}
+        for number in two_factor
+    ]
+    codes = [
+        {"user_id": number, "digest": uuid.uuid4().hex * 2}
+        for number in two_factor
+        for _ in range(10)
+    ]
+    held = [
+        {"user_id": number, "digest": uuid.uuid4().hex * 2, "issued_at": time.time()}
+        for number in two_factor
+    ]
     with engine.begin() as connection:
         connection.execute(insert(User), users)
         connection.execute(insert(TokenTimes), times)
         connection.execute(insert(Attempts), attempts)
         connection.execute(insert(Device), devices)
         connection.execute(insert(EmailChange), changes)
+        connection.execute(insert(TotpSecret), secrets)
+        connection.execute(insert(RecoveryCode), codes)
+        connection.execute(insert(PendingLogin), held)
         if engine.dialect.name == "postgresql":
             # The explicit ids above did not move the sequence on.
             connection.execute(
@@ -177,7 +206,8 @@ def is_rowid_alias(connection: Connection, table: str, column: str) -> bool:
 # The sweep of expired attempts looks up by "attempts.expires_at <= ?", in
 # "attempts.key IN (SELECT ...)".
 LOOKUP = re.compile(
-    r'\b(users|token_times|attempts|email_changes|devices)\."?(\w+)"? '
+    r"\b(users|token_times|attempts|email_changes|devices|totp_secrets|recovery_codes|"
+    r'pending_logins)\."?(\w+)"? '
     r"(?:=|<=|IN) (?:\?|%\(\w+\)s|\w+\.\w+|\()"
 )
 
@@ -318,6 +348,17 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         mover = auth.get_user_from_session_id(login.session_id)
         assert mover is not None
         auth.delete_account(mover, "n3w-pw")
+        # Two-factor login, on an account of its own: turned on, a login
+        # held for its code and finished, a recovery code, turned off.
+        third = auth.register_user("third@example.com", password)
+        secret = totp.from_base32(auth.begin_two_factor(third, password).secret)
+        step = totp.time_step(time.time())
+        codes = auth.confirm_two_factor(third, totp.hotp(secret, step))
+        with pytest.raises(CodeRequired) as held:
+            auth.log_in("third@example.com", password, hold=True)
+        assert auth.finish_login(held.value.pending, totp.hotp(secret, step + 1)).session_id
+        assert auth.log_in("third@example.com", password, code=codes[0]).session_id
+        auth.turn_off_two_factor(third, password, codes[1])
         auth.destroy_session(user.id)
         auth.destroy_session(10**9)
         assert database.find_user_by(id=user.id).email == email
@@ -341,6 +382,9 @@ def test_every_lookup_the_service_makes_uses_an_index(db_url: str) -> None:
         assert "key" in looked_up.get("attempts", set())
         assert {"digest", "user_id"} <= looked_up.get("devices", set())
         assert "user_id" in looked_up.get("email_changes", set())
+        assert "user_id" in looked_up.get("totp_secrets", set())
+        assert {"digest", "user_id"} <= looked_up.get("recovery_codes", set())
+        assert {"digest", "user_id"} <= looked_up.get("pending_logins", set())
 
         scans = []
         with database.engine.connect() as connection:

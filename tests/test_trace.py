@@ -4,17 +4,21 @@ The masking functions are tested on their own with tables; then a real
 ``serve.py --trace`` is watched while a client registers, logs in, reads
 its profile, asks for a reset token and uses it: every step must show up,
 and no password, session id or reset token may appear anywhere in the log;
-nor an email token, which a page's redirect carries in development.
+nor an email token, which a page's redirect carries in development; nor,
+with two-factor login, a secret, a one-time or recovery code, or the
+cookie of a login held for its code.
 """
 
 import http.client
 import re
+import time
 
 import pytest
 import requests
 from conftest import Server
-from helpers import production_env
+from helpers import SECRET_KEY, production_env
 
+from wsgiauth import totp
 from wsgiauth.trace import (
     HIDDEN,
     mask_cookie_header,
@@ -47,6 +51,8 @@ SESSION = "0f5f2d5e-3b1a-4c1e-9a4b-6f0d5c3e2a1b"
         # The device cookie is a credential too (devices.py).
         (f"device={SESSION}; theme=dark", f"device={HIDDEN}; theme=dark"),
         (f"session_id={SESSION}; device={SESSION}", f"session_id={HIDDEN}; device={HIDDEN}"),
+        # A login held for its one-time code (twofactor.py) is one step from a session.
+        (f"pending_login={SESSION}", f"pending_login={HIDDEN}"),
     ],
 )
 def test_mask_cookie_header(header: str, masked: str) -> None:
@@ -242,3 +248,47 @@ def test_serve_trace_is_refused_in_production(db_url: str, monkeypatch) -> None:
     assert "--trace" in message
     assert "development mode only" in message
     assert "Traceback" not in message
+
+
+def test_serve_trace_shows_two_factor_login_and_no_code_secret_or_held_login(
+    db_url: str,
+) -> None:
+    # Turned on over the API, then a browser's login in two pages, whose
+    # second sends the held login's cookie; then off with a recovery code.
+    password = "S3cret-Pa55word"
+    browser = {"Accept": "text/html", "Sec-Fetch-Site": "same-origin"}
+    with Server(db_url, "--trace", env={"WSGIAUTH_SECRET_KEY": SECRET_KEY}) as server:
+        url = server.url
+        bob = requests.Session()
+        form = {"email": "bob@me.com", "password": password}
+        assert bob.post(f"{url}/users", data=form, timeout=TIMEOUT).status_code == 200
+        assert bob.post(f"{url}/sessions", data=form, timeout=TIMEOUT).status_code == 200
+        secret = bob.post(f"{url}/profile/totp", data={"password": password}, timeout=TIMEOUT)
+        secret = secret.json()["secret"]
+        first = totp.totp(totp.from_base32(secret), time.time())
+        confirmed = bob.put(f"{url}/profile/totp", data={"code": first}, timeout=TIMEOUT)
+        codes = confirmed.json()["recovery_codes"]
+        page = requests.post(
+            f"{url}/sessions", data=form, headers=browser, allow_redirects=False, timeout=TIMEOUT
+        )
+        assert page.status_code == 401
+        held = page.cookies["pending_login"]
+        second = requests.post(
+            f"{url}/sessions",
+            data={"code": codes[0]},
+            cookies={"pending_login": held},
+            headers=browser,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert second.status_code == 303
+        session_id = second.cookies["session_id"]
+        off = {"password": password, "code": codes[1]}
+        cookies = {"session_id": session_id}
+        assert requests.delete(f"{url}/profile/totp", data=off, cookies=cookies, timeout=10).ok
+        log = server.stop()
+    assert "route: PUT /profile/totp -> wsgiauth.api.put_profile_totp" in log
+    assert f"> Cookie: pending_login={HIDDEN}" in log
+    assert f"< Set-Cookie: pending_login={HIDDEN}; Max-Age=300; Path=/sessions" in log
+    for value in (password, secret, first, held, session_id, *codes):
+        assert value not in log, [line for line in log.splitlines() if value in line]

@@ -1,9 +1,12 @@
-"""The account's own changes: a new password, a new email, the account deleted.
+"""The account's life: made, then its own changes: a new password, a new email, deleted.
 
-What Django's auth views and Devise's ``registerable`` offer a person who
-is logged in. Each change asks for the current password as well as the
-session: a session alone, which a computer left logged in or a stolen
-cookie gives away, changes nothing (SECURITY.md, "account changes").
+A registration makes the account: the email normalized, the password held
+to the policy and hashed in a bcrypt slot, and the unique constraint on
+``users.email`` the judge of a taken email. Then what Django's auth views
+and Devise's ``registerable`` offer a person who is logged in. Each change
+asks for the current password as well as the session: a session alone,
+which a computer left logged in or a stolen cookie gives away, changes
+nothing (SECURITY.md, "account changes").
 
 - The password is checked as a login checks it: in a bcrypt slot, and
   counted first, by the login throttle (``Throttle.count_login``), or on
@@ -47,7 +50,16 @@ from wsgiauth.errors import (
 )
 from wsgiauth.passwords import Passwords, encode
 from wsgiauth.throttle import Throttle, login_key
-from wsgiauth.user import Attempts, Device, EmailChange, TokenTimes, User
+from wsgiauth.user import (
+    Attempts,
+    Device,
+    EmailChange,
+    PendingLogin,
+    RecoveryCode,
+    TokenTimes,
+    TotpSecret,
+    User,
+)
 
 # How long the token for a new email works, in seconds: an hour, as a
 # reset token by default. A change not confirmed by then is asked again.
@@ -73,6 +85,10 @@ def rows_naming(user: User) -> list[Delete]:
     """
     return [
         delete(EmailChange).where(EmailChange.user_id == user.id),
+        # Two-factor login's rows (twofactor.py).
+        delete(RecoveryCode).where(RecoveryCode.user_id == user.id),
+        delete(PendingLogin).where(PendingLogin.user_id == user.id),
+        delete(TotpSecret).where(TotpSecret.user_id == user.id),
         delete(Device).where(Device.user_id == user.id),
         delete(TokenTimes).where(TokenTimes.user_id == user.id),
         # Not the count of reset requests for the mailbox, which ends with its
@@ -85,7 +101,7 @@ def rows_naming(user: User) -> list[Delete]:
 
 
 class Account:
-    """Change a logged-in user's password or email, or delete the account."""
+    """Make an account; change a logged-in user's password or email, or delete the account."""
 
     def __init__(
         self,
@@ -101,6 +117,24 @@ class Account:
         self._throttle = throttle
         self._devices = devices
         self._clock = clock
+
+    def register(self, email: str, password: str, client: str = "") -> User:
+        """Create and return a user; ``EmailTaken`` if the email has an account.
+
+        Raises ``InvalidInput`` for an email or a password that breaks the
+        rules, before any bcrypt work.
+        """
+        email = emails.normalize_email(email)
+        self._passwords.check_policy(password)
+        with self._passwords.slot(client):
+            hashed = self._passwords.hash(password)
+        try:
+            return self._db.add_user(email, hashed)
+        except IntegrityError:
+            # The unique constraint on users.email decides, not a look-up
+            # before the insert: two registrations racing each other still
+            # make one row. The message is the seed's.
+            raise EmailTaken(f"User {email} already exists") from None
 
     def change_password(
         self,
@@ -150,7 +184,7 @@ class Account:
         email = emails.normalize_email(email)
         with self._passwords.slot(client):
             on_device = self._check_password(user, password, device)
-        self._clear(user, device if on_device else None)
+        self.clear(user, device if on_device else None)
         if self._db.find_user_by_email(email) is not None:
             raise EmailTaken(f"User {email} already exists")  # the seed's words, as at registration
         self._throttle.count_reset_request(email)
@@ -246,14 +280,38 @@ class Account:
             encode(password)
         except InvalidInput:
             raise WrongCurrentPassword("wrong password") from None
-        on_device = device is not None and self._devices.count_login(user.id, device)
-        if not on_device:
-            self._throttle.count_login(user.email, account=True)
+        on_device = self.count_attempt(user, device)
         if not self._passwords.matches(user.hashed_password, password):
             raise WrongCurrentPassword("wrong password")
         return on_device
 
-    def _clear(self, user: User, device: str | None) -> None:
+    # --- for twofactor.py, whose changes ask for the password, a code, or both
+
+    def verify_password(
+        self, user: User, password: str, client: str = "", device: str | None = None
+    ) -> bool:
+        """Check ``password`` as the changes here do, in a bcrypt slot; ``WrongCurrentPassword``.
+
+        Returns whether it was counted on the device. The count is not
+        cleared: a request that also asks for a code clears it (``clear``)
+        once the code is right too, or a right password would wipe out the
+        count of every wrong code sent with it.
+        """
+        with self._passwords.slot(client):
+            return self._check_password(user, password, device)
+
+    def count_attempt(self, user: User, device: str | None) -> bool:
+        """Count an attempt at the user's password or one-time code; return whether on ``device``.
+
+        On the device if ``device`` is a device cookie of the user, else on
+        the account, as a login's; ``TooManyAttempts`` past the limits.
+        """
+        on_device = device is not None and self._devices.count_login(user.id, device)
+        if not on_device:
+            self._throttle.count_login(user.email, account=True)
+        return on_device
+
+    def clear(self, user: User, device: str | None) -> None:
         """Clear the count a right password was counted on: the device's, or the account's."""
         if device is not None:
             self._devices.clear(user.id, device)

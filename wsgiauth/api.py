@@ -22,17 +22,22 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from wsgiauth.account import EMAIL_TOKEN_TTL
 from wsgiauth.errors import (
     Busy,
+    CodeRequired,
     EmailTaken,
     InvalidEmailToken,
     InvalidInput,
     InvalidToken,
+    LoginOver,
     TooManyAttempts,
+    TwoFactorOn,
     UnknownEmail,
+    WrongCode,
     WrongCurrentPassword,
     WrongPassword,
 )
 from wsgiauth.http import (
     BadRequest,
+    Conflict,
     Forbidden,
     HTTPError,
     Response,
@@ -86,30 +91,40 @@ def post_users(app: App, request: Request) -> Answer:
     return Answer({"email": user.email, "message": "user created"})
 
 
-def post_sessions(app: App, request: Request) -> Answer:
+def post_sessions(
+    app: App, request: Request, hold: bool = False, pending: str | None = None
+) -> Answer:
     """POST /sessions: check the password, set the session cookie (seed task 11) and the device's.
 
     The device cookie the client sent, if any, gives it its own allowance
     of failed logins (``devices.py``); a new one replaces it. It outlives
     the session: logging out leaves it, and its ``Max-Age`` is the server's
     own limit, ``device_ttl``.
+
+    An account with two-factor login also needs the form's ``code``
+    (``twofactor.py``). A browser's login takes two pages: the first asks
+    to ``hold`` a login that waits for its code, and the second passes the
+    held login's token, ``pending``, in place of the email and password.
     """
-    email, password = request.required("email"), request.required("password")
-    device = request.cookies.get(DEVICE_COOKIE)
-    login = app.auth.log_in(email, password, client=request.client, device=device)
+    code, device = request.form().get("code", ""), request.cookies.get(DEVICE_COOKIE)
+    if pending is None:  # the code's page sends a held login in their place
+        email, password = request.required("email"), request.required("password")
+        login = app.auth.log_in(
+            email, password, client=request.client, device=device, code=code, hold=hold
+        )
+    else:
+        login = app.auth.finish_login(pending, code, device=device)
     assert login.device is not None  # a login always gives one
     settings = app.settings
-    cookies = [session_cookie(app, login.session_id, settings.session_ttl)]
-    for path in DEVICE_COOKIE_PATHS:  # a cookie has one Path: one for each
-        cookie = set_cookie(
-            DEVICE_COOKIE,
-            login.device,
-            max_age=settings.device_ttl,
-            path=path,
-            secure=settings.production,
-        )
-        cookies.append(("Set-Cookie", cookie))
-    return Answer({"email": login.user.email, "message": "logged in"}, 200, cookies)
+    # The session's cookie, then the device's, once for each path where a
+    # password is checked: a cookie has one Path.
+    cookies = [(SESSION_COOKIE, login.session_id, settings.session_ttl, "/")]
+    cookies += [(DEVICE_COOKIE, login.device, settings.device_ttl, p) for p in DEVICE_COOKIE_PATHS]
+    headers = [
+        ("Set-Cookie", set_cookie(name, value, max_age=ttl, path=path, secure=settings.production))
+        for name, value, ttl, path in cookies
+    ]
+    return Answer({"email": login.user.email, "message": "logged in"}, 200, headers)
 
 
 def delete_sessions(app: App, request: Request) -> Answer:
@@ -223,6 +238,46 @@ def delete_profile(app: App, request: Request) -> Answer:
     return Answer({"email": user.email, "message": "account deleted"}, 200, [expired])
 
 
+def post_profile_totp(app: App, request: Request) -> Answer:
+    """POST /profile/totp: a new TOTP secret for an authenticator app, with the password.
+
+    The secret comes as base32 text to type in and inside an ``otpauth://``
+    URI, which the page shows as a QR code. Nothing changes for logins
+    until a first code from the app confirms it (``PUT``).
+    """
+    user = current_user(app, request)
+    password, device = request.required("password"), request.cookies.get(DEVICE_COOKIE)
+    enrolment = app.auth.begin_two_factor(user, password, client=request.client, device=device)
+    return Answer({"secret": enrolment.secret, "otpauth_uri": enrolment.uri})
+
+
+def put_profile_totp(app: App, request: Request) -> Answer:
+    """PUT /profile/totp: a first code from the app turns two-factor login on.
+
+    The answer holds the ten recovery codes, this once: only their digests
+    are kept. In production the account's email is told.
+    """
+    user = current_user(app, request)
+    code, device = request.required("code"), request.cookies.get(DEVICE_COOKIE)
+    codes = app.auth.confirm_two_factor(user, code, device=device)
+    notify(app, user.email, "two_factor_on")
+    return Answer({"message": "two-factor login on", "recovery_codes": codes})
+
+
+def delete_profile_totp(app: App, request: Request) -> Answer:
+    """DELETE /profile/totp: turn two-factor login off, with the password and a code.
+
+    The code is one from the app or a recovery code. In production the
+    account's email is told.
+    """
+    user = current_user(app, request)
+    password, code = request.required("password"), request.required("code")
+    device = request.cookies.get(DEVICE_COOKIE)
+    app.auth.turn_off_two_factor(user, password, code, client=request.client, device=device)
+    notify(app, user.email, "two_factor_off")
+    return Answer({"message": "two-factor login off"})
+
+
 def get_health(app: App, request: Request) -> Answer:
     """GET /health: 200 while the database answers, 503 when it does not.
 
@@ -284,6 +339,10 @@ ROUTES: list[Route[Endpoint]] = [
     Route(r"/profile", {"GET": get_profile, "DELETE": delete_profile}),
     Route(r"/profile/password", {"PUT": put_profile_password}),
     Route(r"/profile/email", {"POST": post_profile_email, "PUT": put_profile_email}),
+    Route(
+        r"/profile/totp",
+        {"POST": post_profile_totp, "PUT": put_profile_totp, "DELETE": delete_profile_totp},
+    ),
     Route(r"/reset_password", {"POST": post_reset_password, "PUT": put_reset_password}),
     Route(r"/health", {"GET": get_health}),
     Route(r"/openapi\.json", {"GET": get_openapi}),
@@ -297,6 +356,12 @@ ERRORS: dict[type[Exception], Callable[[Any], HTTPError]] = {
     EmailTaken: lambda error: BadRequest("email already registered"),  # the seed's words
     WrongPassword: lambda error: Unauthorized(),
     WrongCurrentPassword: lambda error: Unauthorized("wrong password"),
+    # After a right password: the message says what is missing (SECURITY.md,
+    # "two-factor login", says why telling that the password was right is fine).
+    CodeRequired: lambda error: Unauthorized(str(error)),
+    LoginOver: lambda error: Unauthorized(str(error)),
+    WrongCode: lambda error: BadRequest(str(error)),  # the message says which
+    TwoFactorOn: lambda error: Conflict("two-factor login is on already"),
     UnknownEmail: lambda error: Forbidden("no account with this email"),
     InvalidToken: lambda error: Forbidden("invalid or expired reset token"),
     InvalidEmailToken: lambda error: Forbidden("invalid or expired email token"),

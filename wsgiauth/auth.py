@@ -10,18 +10,18 @@ for them, as Django's ``contrib.auth`` has them:
 - ``throttle``: logins and reset requests counted per email;
 - ``devices``: the clients that have logged in, each with its own allowance;
 - ``resets``: a forgotten password: the request, the token, the new password;
-- ``account``: a new password, a new email, the account deleted;
+- ``account``: the account made, a new password, a new email, deleted;
+- ``twofactor``: a one-time code as well as the password, turned on and off;
 - ``db``: the users, their tokens and the times those were issued.
 
 When a rule says no, it raises an error with a name (``errors.py``), which
 the app maps to an HTTP status in one table.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import config, emails, passwords, tokens
 from wsgiauth.account import Account, EmailToken
@@ -29,33 +29,43 @@ from wsgiauth.db import DB
 from wsgiauth.devices import Devices
 from wsgiauth.errors import (
     Busy,
+    CodeRequired,
     EmailTaken,
     InvalidEmailToken,
     InvalidInput,
     InvalidToken,
     TooManyAttempts,
+    TwoFactorOn,
     UnknownEmail,
+    WrongCode,
     WrongCurrentPassword,
+    WrongLoginCode,
     WrongPassword,
 )
 from wsgiauth.passwords import Passwords
 from wsgiauth.resets import Resets
 from wsgiauth.throttle import Throttle
 from wsgiauth.tokens import Tokens
+from wsgiauth.twofactor import Enrolment, TwoFactor
 from wsgiauth.user import User
 
 __all__ = [
     "Auth",
     "Busy",
+    "CodeRequired",
     "EmailTaken",
     "EmailToken",
+    "Enrolment",
     "InvalidEmailToken",
     "InvalidInput",
     "InvalidToken",
     "Login",
     "TooManyAttempts",
+    "TwoFactorOn",
     "UnknownEmail",
+    "WrongCode",
     "WrongCurrentPassword",
+    "WrongLoginCode",
     "WrongPassword",
     "_hash_password",
 ]
@@ -86,7 +96,14 @@ class Login:
 
 
 class Auth:
-    """Register users, check their passwords, and manage their sessions and resets."""
+    """Register users, check their passwords, and manage their sessions and resets.
+
+    Every method that runs bcrypt takes ``client``, the address of who asks
+    (``REMOTE_ADDR``), for the bcrypt slots (``Passwords.slot``), and each
+    that checks a password takes ``device``, the device cookie the client
+    sent, if any: a device of the account counts the attempt on its own
+    allowance (``devices.py``), any other client on the account's.
+    """
 
     def __init__(
         self,
@@ -110,6 +127,7 @@ class Auth:
         self._resets = Resets(
             self._db, self.settings, self._passwords, self._throttle, self._devices, self._tokens
         )
+        self._two_factor = TwoFactor(self._db, self._account, self._devices, self.settings, clock)
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -120,36 +138,27 @@ class Auth:
     # --- registration and login ---------------------------------------------
 
     def register_user(self, email: str, password: str, client: str = "") -> User:
-        """Create and return a user; ``EmailTaken`` if the email has an account (task 5).
-
-        ``client`` is the address of who asks (``REMOTE_ADDR``), for the
-        bcrypt slots (``Passwords.slot``); so it is for every method that
-        runs bcrypt.
-        """
-        email = emails.normalize_email(email)
-        self._passwords.check_policy(password)
-        with self._passwords.slot(client):
-            hashed = self._passwords.hash(password)
-        try:
-            return self._db.add_user(email, hashed)
-        except IntegrityError:
-            # The unique constraint on users.email decides, not a look-up
-            # before the insert: two registrations racing each other still
-            # make one row. The message is the seed's.
-            raise EmailTaken(f"User {email} already exists") from None
+        """Create and return a user; ``EmailTaken`` if the email has an account (task 5)."""
+        return self._account.register(email, password, client)
 
     def log_in(
-        self, email: str, password: str, client: str = "", *, device: str | None = None
+        self,
+        email: str,
+        password: str,
+        client: str = "",
+        *,
+        device: str | None = None,
+        code: str = "",
+        hold: bool = False,
     ) -> Login:
         """Check the password and start a new session, replacing any other.
 
-        ``client`` is the address that asks, for the bcrypt slots;
-        ``device`` the device cookie it sent, if any: the limits are the
-        device's own for a device of this account (``devices.py``), the
-        account's for any other client. Raises ``InvalidInput`` for a
-        malformed email, ``Busy`` when no bcrypt slot is free for this
-        client, ``TooManyAttempts`` (before the password is even looked at)
-        past the limits, and ``WrongPassword`` otherwise.
+        Raises ``InvalidInput`` for a malformed email, ``Busy`` when no
+        bcrypt slot is free for this client, ``TooManyAttempts`` (before the
+        password is looked at) past the limits, ``WrongPassword`` otherwise.
+        With two-factor login, a right password needs a right ``code`` too,
+        else ``CodeRequired``: with ``hold``, it carries the token of a login
+        held for the browser's second page (``finish_login``).
         """
         email = emails.normalize_email(email)
         try:
@@ -182,16 +191,21 @@ class Auth:
                 new_hash = self._passwords.hash(password)
         session_id, new_device = tokens.new_token(), tokens.new_token()
         # The session, any new hash and the new device are stored only if the
-        # password hash is still the one just checked: a reset that landed
+        # password hash is still the one just checked (a reset that landed
         # while bcrypt ran has ended every session and device of the old
-        # password, and these would outlive it.
-        if not self._db.start_session(
+        # password, and these would outlive it), and for an account with
+        # two-factor login, only with a right code.
+        start = functools.partial(
+            self._db.start_session,
             user.id,
             tokens.digest(session_id),
             self._clock(),
             checked_hash=user.hashed_password,
             new_hash=new_hash,
             also=lambda connection: self._devices.add(connection, user.id, new_device, device),
+        )
+        if not start() and not (
+            self._two_factor.check_login(user, code, hold) and start(code_checked=True)
         ):
             raise WrongPassword("wrong email or password")
         if not trusted:
@@ -201,6 +215,10 @@ class Auth:
         if new_hash is not None:
             user.hashed_password = new_hash
         return Login(user, session_id, new_device)
+
+    def finish_login(self, pending: str | None, code: str, *, device: str | None = None) -> Login:
+        """Log in with the code that the login held under ``pending`` waits for (``TwoFactor``)."""
+        return Login(*self._two_factor.finish(pending, code, device))
 
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""
@@ -260,9 +278,7 @@ class Auth:
         """
         self._resets.update_password(reset_token, password, email, client)
 
-    # --- the account: each change asks for the password (account.py) --------
-    # ``client`` and ``device`` are as for log_in: the password is checked,
-    # and counted, as a login's.
+    # --- the account: each change asks for the password, counted as a login's --
 
     def change_password(
         self,
@@ -295,6 +311,28 @@ class Auth:
     ) -> None:
         """Delete the user and every row that names them, with the password."""
         self._account.delete(user, password, client, device)
+
+    # --- two-factor login (twofactor.py) ---------------------------------------
+
+    def begin_two_factor(
+        self, user: User, password: str, client: str = "", *, device: str | None = None
+    ) -> Enrolment:
+        """Make a new TOTP secret for the user, with the password; ``TwoFactorOn`` if it is on."""
+        return self._two_factor.begin(user, password, client, device)
+
+    def confirm_two_factor(self, user: User, code: str, *, device: str | None = None) -> list[str]:
+        """Turn two-factor login on with a first code from the app; return the recovery codes."""
+        return self._two_factor.confirm(user, code, device)
+
+    def turn_off_two_factor(
+        self, user: User, password: str, code: str, client: str = "", *, device: str | None = None
+    ) -> None:
+        """Turn two-factor login off, with the password and a code or a recovery code."""
+        self._two_factor.turn_off(user, password, code, client, device)
+
+    def two_factor_on(self, user: User) -> bool:
+        """Tell whether a login of the user asks for a one-time code."""
+        return self._two_factor.is_on(user.id)
 
     def may_mail_notice(self, email: str) -> bool:
         """Count a notice of a change mailed to ``email``; ``False`` past the mailbox's limit."""

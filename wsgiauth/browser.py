@@ -13,20 +13,33 @@ pages, followed with ``GET``, and any unknown path (``not_found_page``).
 A form post that succeeds answers 303 See Other to a page
 (Post/Redirect/Get: a reload then repeats the GET, not the post), which
 may name a notice in ``?done=``; one that fails shows its form again, with
-the API's status and its message in a sentence for people (``say``).
+the API's status and its message in a sentence for people
+(``page_answers.py`` has what the endpoints share). Two-factor login's
+pages are ``twofactor_browser.py``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from wsgiauth import api, pages, profile_pages, reset_pages
-from wsgiauth.errors import InvalidToken
-from wsgiauth.http import Forbidden, HTTPError, Response, RetryLater, set_cookie
+from wsgiauth import api, pages, profile_pages, reset_pages, twofactor_browser
+from wsgiauth.errors import CodeRequired, InvalidToken
+from wsgiauth.http import Forbidden, Response, set_cookie
+from wsgiauth.page_answers import (
+    REFUSALS,
+    failed,
+    form_value,
+    nobody,
+    notice_in,
+    page_response,
+    see_other,
+    viewer,
+)
 from wsgiauth.request import Request
 from wsgiauth.routing import Route
+from wsgiauth.user import User
 
 if TYPE_CHECKING:  # app.py imports this module: only the type checker needs App
     from wsgiauth.app import App
@@ -36,47 +49,6 @@ PageEndpoint = Callable[["App", Request], Response]
 # token is in no URL after the link's first request (SECURITY.md, "the
 # reset link").
 RESET_COOKIE = "reset_token"
-# The errors a page shows to its user; anything else is a 500, as in the API.
-REFUSALS: tuple[type[Exception], ...] = (HTTPError, *api.ERRORS)
-
-
-def page_response(html: str, code: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
-    """Return a page; the middleware adds the headers every page carries."""
-    body = html.encode("utf-8")
-    return Response(code, body, [("Content-Type", "text/html; charset=utf-8"), *headers])
-
-
-def say(error: HTTPError) -> str:
-    """Return what a page says of a refusal: a sentence for people, with no status code.
-
-    The status stays in the answer's status line. A wait is said in
-    minutes once it is over two of them.
-    """
-    if isinstance(error, RetryLater):
-        what = "Too many attempts" if error.code == 429 else "The server is busy"
-        return f"{what}. Try again in {pages.wait(error.retry_after)}."
-    return pages.sentence(error.message)
-
-
-def failed(error: Exception, show: Callable[[str], str]) -> Response:
-    """Show a failed request's page: ``show`` gets the error paragraph.
-
-    The status and the headers (``WWW-Authenticate``, ``Retry-After``) are
-    the ones the API answers with.
-    """
-    http = api.http_error(error)
-    if http is None:
-        raise error  # not a refusal, a bug: the app's 500
-    return page_response(show(pages.error(say(http))), http.code, http.headers())
-
-
-def see_other(
-    location: str, answer: api.Answer | None = None, cookies: Iterable[tuple[str, str]] = ()
-) -> Response:
-    """Answer 303 See Other to ``location``, with ``cookies`` and those the API's ``answer`` set."""
-    if answer:
-        cookies = [*cookies, *(header for header in answer.headers if header[0] == "Set-Cookie")]
-    return page_response(pages.see_other(location), 303, [("Location", location), *cookies])
 
 
 def reset_cookie(app: App, token: str, max_age: int) -> tuple[str, str]:
@@ -100,31 +72,6 @@ def dead_link(app: App, who: str) -> Response:
     development = not app.settings.production
     page = reset_pages.reset_request(message=problem, who=who, development=development)
     return page_response(page, 403, [reset_cookie(app, "", max_age=0)])
-
-
-def form_value(request: Request, name: str) -> str:
-    """Return a field of the form that was posted, to fill the form again, or ``""``."""
-    try:
-        return request.form().get(name, "")
-    except HTTPError:
-        return ""
-
-
-def viewer(app: App, request: Request) -> str:
-    """Return the email of whoever the request's session is, or ``""``: what the footer shows."""
-    user = app.auth.get_user_from_session_id(request.cookies.get(api.SESSION_COOKIE))
-    return user.email if user else ""
-
-
-def notice_in(request: Request) -> str:
-    """Return the notice named in the query's ``done``, as a paragraph, or ``""``."""
-    text = pages.NOTICES.get(request.query().get("done", ""))
-    return pages.notice(text) if text else ""
-
-
-def nobody() -> Response:
-    """Answer 403, as the API does without a session, with the login form."""
-    return page_response(pages.login(message=pages.error("Nobody is logged in.")), 403)
 
 
 # --- home, registration, login and logout ------------------------------------
@@ -164,9 +111,17 @@ def get_sessions_page(app: App, request: Request) -> Response:
 
 
 def post_sessions_page(app: App, request: Request) -> Response:
-    """POST /sessions from the form: log in, then 303 to /profile with the cookie."""
+    """POST /sessions from the form: log in, then 303 to /profile with the cookie.
+
+    An account with two-factor login answers with the code's page, whose
+    form posts here again, with the code alone (``twofactor_browser.py``).
+    """
+    if twofactor_browser.is_code_form(request):
+        return twofactor_browser.post_code_page(app, request)
     try:
-        answer = api.post_sessions(app, request)
+        answer = api.post_sessions(app, request, hold=True)
+    except CodeRequired as error:
+        return twofactor_browser.ask_for_code(app, error)
     except REFUSALS as error:
         email, who = form_value(request, "email"), viewer(app, request)
         return failed(error, lambda problem: pages.login(email, problem, who))
@@ -191,23 +146,29 @@ def get_profile_page(app: App, request: Request) -> Response:
     Without a session: 403, as in the API, with the login form; never an email.
     """
     try:
-        email = api.get_profile(app, request).data["email"]
+        user = api.current_user(app, request)
     except Forbidden:
         return nobody()
-    return page_response(profile_pages.profile(email, notice_in(request)))
+    return page_response(profile_of(app, user, notice_in(request)))
+
+
+def profile_of(
+    app: App, user: User, message: str = "", problems: dict[str, str] | None = None
+) -> str:
+    """Return the profile of ``user``: a form per change, two-factor login's on or off."""
+    on = app.auth.two_factor_on(user)
+    return profile_pages.profile(user.email, message, problems, two_factor=on)
 
 
 def delete_profile_page(app: App, request: Request) -> Response:
     """DELETE /profile (a form's ``_method``): delete the account, then 303 home, logged out."""
     try:
+        user = api.current_user(app, request)
         answer = api.delete_profile(app, request)
     except Forbidden:
         return nobody()
     except REFUSALS as error:
-        who = viewer(app, request)
-        return failed(
-            error, lambda problem: profile_pages.profile(who, problems={"delete": problem})
-        )
+        return failed(error, lambda problem: profile_of(app, user, problems={"delete": problem}))
     return see_other("/?done=account_deleted", answer)
 
 
@@ -369,6 +330,15 @@ PAGES: list[Route[PageEndpoint]] = [
         {"GET": get_sessions_page, "POST": post_sessions_page, "DELETE": delete_sessions_page},
     ),
     Route(r"/profile", {"GET": get_profile_page, "DELETE": delete_profile_page}),
+    Route(
+        r"/profile/totp",
+        {
+            "GET": twofactor_browser.get_profile_totp_page,
+            "POST": twofactor_browser.post_profile_totp_page,
+            "PUT": twofactor_browser.put_profile_totp_page,
+            "DELETE": twofactor_browser.delete_profile_totp_page,
+        },
+    ),
     Route(
         r"/profile/password",
         {"GET": get_profile_password_page, "PUT": put_profile_password_page},

@@ -14,6 +14,9 @@ seed's entry points that have no room for settings, ``Auth()``, ``DB()`` and
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from wsgiauth.parsers import host_name
 from wsgiauth.secretbox import MIN_SECRET_KEY_LENGTH
@@ -30,6 +33,11 @@ PRODUCTION_NEEDS = (
     "WSGIAUTH_PUBLIC_URL",
     "WSGIAUTH_SECRET_KEY",
 )
+# Where development keeps the secret key it makes when WSGIAUTH_SECRET_KEY is
+# unset: beside the SQLite file whose secrets it seals, with this suffix, or
+# in the working directory for another database (docs/operations.md).
+KEY_FILE_SUFFIX = ".secret-key"
+DEVELOPMENT_KEY_FILE = "wsgiauth.secret-key"
 _DAY = 24 * 3600
 _YEAR = 365 * _DAY
 
@@ -97,6 +105,23 @@ class Settings:
         """The host names production answers to: the public URL's and the allowed ones."""
         authority = self.public_url.partition("://")[2].split("/")[0]
         return frozenset({host_name(authority)} if authority else ()) | self.allowed_hosts
+
+    @property
+    def key_file(self) -> Path | None:
+        """Where development keeps its own secret key; ``None`` for a database in memory.
+
+        Beside a SQLite file (``wsgiauth.sqlite.secret-key``): the key goes
+        with the secrets it seals, and a copy of the database made without
+        it opens none of them. For any other database, in the working
+        directory. A SQLite database in memory ends with the process, and
+        its key may too.
+        """
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite":
+            return Path(DEVELOPMENT_KEY_FILE)
+        if not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database + KEY_FILE_SUFFIX)
 
 
 # The whole-number settings: the field of Settings, then the lowest and the

@@ -35,7 +35,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import sessionmaker
 
 from wsgiauth import config
-from wsgiauth.user import Base, EmailChange, TokenTimes, User
+from wsgiauth.user import Base, EmailChange, PendingLogin, TokenTimes, TotpSecret, User
 
 # INSERT ... ON CONFLICT DO UPDATE (an "upsert") is spelled alike by SQLite
 # (3.24 and later) and PostgreSQL, but SQLAlchemy builds it per dialect.
@@ -142,6 +142,7 @@ class DB:
         checked_hash: str,
         new_hash: str | None = None,
         also: Callable[[Connection], None] | None = None,
+        code_checked: bool = False,
     ) -> bool:
         """Store a login's session, if the password hash is still ``checked_hash``.
 
@@ -152,8 +153,12 @@ class DB:
         bcrypt cost), and ``also`` runs under it, in the same transaction
         (the login's device cookie, ``devices.py``). A pending reset token
         ends: whoever logs in knows the password, and a token read from a
-        mailbox or a log must not outlive that. Returns whether the session
-        was stored.
+        mailbox or a log must not outlive that. Unless a one-time code was
+        ``code_checked``, the session is stored only for an account without
+        two-factor login (no confirmed row in ``totp_secrets``): a login
+        without a code asks no more of the database than before, and one
+        that raced the account's turning it on cannot slip through.
+        Returns whether the session was stored.
 
         One transaction, two statements: the session (and any new hash) in
         ``users``, and its time in ``token_times``, in one upsert; then
@@ -167,6 +172,11 @@ class DB:
             .where(User.id == user_id, User.hashed_password == checked_hash)
             .values(values)
         )
+        if not code_checked:
+            two_factor = select(TotpSecret.user_id).where(
+                TotpSecret.user_id == User.id, TotpSecret.confirmed
+            )
+            statement = statement.where(~two_factor.exists())
         with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
@@ -194,7 +204,9 @@ class DB:
         """Set a new password if the user's reset token is still ``reset_digest``.
 
         In the same statement the token is used up and the session ended,
-        so of two requests racing with one token only one succeeds. Returns
+        so of two requests racing with one token only one succeeds; in the
+        same transaction, a login waiting for its one-time code ends
+        (``twofactor.py``): its password is no longer the password. Returns
         whether it did.
         """
         statement = (
@@ -202,8 +214,11 @@ class DB:
             .where(User.id == user_id, User.reset_token == reset_digest)
             .values(hashed_password=hashed_password, reset_token=None, session_id=None)
         )
-        with self._sessions.begin() as session:
-            return session.execute(statement).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+        with self.engine.begin() as connection:
+            if connection.execute(statement).rowcount == 0:
+                return False
+            connection.execute(delete(PendingLogin).where(PendingLogin.user_id == user_id))
+        return True
 
     def change_password(
         self, user_id: int, checked_hash: str, new_hash: str, session_digest: str, issued_at: float
@@ -212,7 +227,8 @@ class DB:
 
         Every other token of the user ends with the old password: the
         session it is replacing, the reset token, a pending change of email
-        (``account.py``). One transaction, compare-and-set on the hash as in
+        (``account.py``), a login waiting for its one-time code
+        (``twofactor.py``). One transaction, compare-and-set on the hash as in
         ``start_session``, so that a reset or another change that landed
         while bcrypt ran is not undone. Returns whether the password changed.
         """
@@ -226,6 +242,7 @@ class DB:
                 return False
             self.set_time(connection, user_id, "session_issued_at", issued_at)
             connection.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
+            connection.execute(delete(PendingLogin).where(PendingLogin.user_id == user_id))
         return True
 
     def ping(self) -> bool:

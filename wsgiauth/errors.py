@@ -27,6 +27,43 @@ class WrongCurrentPassword(WrongPassword):
     """The password sent to change an account is not its password (``account.py``)."""
 
 
+class CodeRequired(WrongPassword):
+    """The password is right, and the account asks for a one-time code too (``twofactor.py``).
+
+    ``pending`` is the token of the login held for that code, for the
+    browser's second page; ``None`` for an API client, which sends the
+    code with the password.
+    """
+
+    def __init__(self, message: str = "one-time code required", pending: str | None = None) -> None:
+        """Say what is missing; keep the token of the held login, if one was held."""
+        super().__init__(message)
+        self.pending = pending
+
+
+class WrongLoginCode(CodeRequired):
+    """The password is right, and the one-time code sent with it is wrong or used."""
+
+    def __init__(self, pending: str | None = None) -> None:
+        """Say that the code is wrong; the login needs a right one still."""
+        super().__init__("wrong one-time code", pending)
+
+
+class LoginOver(WrongPassword):
+    """The login held for a one-time code is over: expired, used, or ended by a new password."""
+
+
+class WrongCode(ValueError):
+    """A code that turns two-factor login on or off is wrong; or there is nothing to check it with.
+
+    The message says which.
+    """
+
+
+class TwoFactorOn(ValueError):
+    """Two-factor login is on already: it must be turned off before a new secret is made."""
+
+
 class UnknownEmail(ValueError):
     """No account has this email (a reset request, in development mode)."""
 

@@ -127,6 +127,13 @@ class MethodNotAllowed(HTTPError):
         return [("Allow", ", ".join(self.allowed))]
 
 
+class Conflict(HTTPError):
+    """409: the request conflicts with the state of what it would change."""
+
+    code = 409
+    message = "conflict"
+
+
 class PayloadTooLarge(HTTPError):
     """413: the body is over the size limit."""
 

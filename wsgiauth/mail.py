@@ -122,6 +122,26 @@ CHANGE_NOTICES = {
         "and with it the change they asked for:",
         "/reset_password",
     ),
+    "two_factor_on": (
+        "Two-factor login turned on",
+        "Two-factor login was turned on for your account: logging in now takes\n"
+        "a one-time code from an authenticator app, or a recovery code, as well\n"
+        "as the password.",
+        "If it was not you, someone knows your password, and holds the codes:\n"
+        "choose a new password with a reset token, sent to this address, which\n"
+        "ends their session, and ask the people who run this service to turn\n"
+        "two-factor login off for you (a reset leaves it on):",
+        "/reset_password",
+    ),
+    "two_factor_off": (
+        "Two-factor login turned off",
+        "Two-factor login was turned off for your account: logging in takes the\n"
+        "password alone now.",
+        "If it was not you, someone knows your password and had a code: choose\n"
+        "a new password with a reset token, sent to this address, which also\n"
+        "ends their session:",
+        "/reset_password",
+    ),
     "account_deleted": (
         "Your account was deleted",
         "Your account was deleted, with everything it held. This email may\n"

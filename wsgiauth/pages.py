@@ -9,8 +9,9 @@ allowed by its hash in the ``Content-Security-Policy`` (see ``STYLE``).
 The functions here only write HTML: the frame every page shares, its
 fields and forms, and the pages of the home, the login and a missing path.
 The profile's pages are in ``profile_pages.py``, the reset's in
-``reset_pages.py``. Which page answers which request, and with which
-status, is decided in ``browser.py``.
+``reset_pages.py``, two-factor login's in ``twofactor_pages.py``. Which
+page answers which request, and with which status, is decided in
+``browser.py`` and ``twofactor_browser.py``.
 """
 
 import base64
@@ -65,6 +66,7 @@ NOTICES = {
     "email. Confirm it to change the email.",
     "email_changed": "Your email is changed.",
     "account_deleted": "Your account is deleted.",
+    "two_factor_off": "Two-factor login is off: logging in takes your password alone.",
 }
 
 

@@ -1,11 +1,13 @@
 """The profile's pages: who is logged in, and the account's changes.
 
 The profile offers a form for each change: a new password, a new email (in
-two steps: a token for the new address, sent back to confirm it), the
-account deleted. Each asks for the current password. The frame, the fields
+two steps: a token for the new address, sent back to confirm it),
+two-factor login turned on or off (``twofactor_pages.py``), the account
+deleted. Each asks for the current password. The frame, the fields
 and the forms they are made of are ``pages.py``'s.
 """
 
+from wsgiauth import twofactor_pages
 from wsgiauth.pages import (
     document,
     email_field,
@@ -67,11 +69,14 @@ def delete_form() -> str:
     )
 
 
-def profile(who: str, message: str = "", problems: dict[str, str] | None = None) -> str:
+def profile(
+    who: str, message: str = "", problems: dict[str, str] | None = None, two_factor: bool = False
+) -> str:
     """GET /profile: who is logged in, the logout form, and a section per change.
 
     ``problems`` puts a failed form's error paragraph above its form, by
-    section (``"password"``, ``"email"``, ``"delete"``).
+    section (``"password"``, ``"email"``, ``"delete"``). Two-factor login's
+    section turns it on, or, when ``two_factor`` is on, off.
     """
     problems = problems or {}
     sections = [
@@ -81,6 +86,7 @@ def profile(who: str, message: str = "", problems: dict[str, str] | None = None)
             "Change the email",
             ABOUT_EMAIL + email_form(),
         ),
+        ("two_factor", "Two-factor login", twofactor_pages.section(two_factor)),
         ("delete", "Delete the account", delete_form()),
     ]
     body = "".join(

@@ -15,7 +15,10 @@ authenticated as well as hidden) and where a learner may meet it next.
 """
 
 import base64
+import os
 import secrets
+import tempfile
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -35,6 +38,37 @@ TAG_BYTES = 16
 # The sealed text starts with this, so that a later format, or a value
 # sealed under a new key, can be told apart from the values stored today.
 FORMAT = "v1"
+
+
+def new_key() -> str:
+    """Return a new random secret key: 256 bits, as 43 characters of URL-safe base64."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def kept_key(path: Path) -> str:
+    """Return the secret key kept in the file at ``path``; make the file first if there is none.
+
+    For development mode, where ``WSGIAUTH_SECRET_KEY`` may be unset: a key
+    must outlive the process, or no sealed secret opens after a restart.
+    The file is made readable by its owner only (0600), at once whole: the
+    key is written to a file of its own, then linked to ``path``, which
+    fails if another process or thread made ``path`` first; that key is
+    then the one read. Production never comes here: it refuses to start
+    without ``WSGIAUTH_SECRET_KEY`` (``config.PRODUCTION_NEEDS``).
+    """
+    if not path.exists():
+        # mkstemp makes the file with mode 0600, in the directory of path,
+        # so that the link stays on one file system.
+        descriptor, draft = tempfile.mkstemp(prefix=".secret-key-", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                file.write(new_key() + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # made meanwhile: read below
+        finally:
+            os.unlink(draft)
+    return path.read_text(encoding="utf-8").strip()
 
 
 class CannotOpen(ValueError):

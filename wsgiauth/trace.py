@@ -37,12 +37,16 @@ from wsgiauth.app import ENDPOINT_KEY
 from wsgiauth.browser import RESET_COOKIE
 from wsgiauth.parsers import COOKIE_SEPARATORS, parse_cookie, parse_urlencoded
 from wsgiauth.request import StartResponse, WSGIApplication
+from wsgiauth.twofactor_browser import PENDING_COOKIE
 
 HIDDEN = "<hidden>"
 # Every name under which the app reads a secret, as a form field, a query
-# parameter or a cookie: passwords, tokens, one-time codes, and the cookies
-# that hold a session, a device's allowance or a reset token. The one list: a name put here is
-# hidden wherever the trace shows a name and its value.
+# parameter or a cookie: passwords, tokens, one-time codes (a TOTP code or
+# a recovery code, both sent as "code"), and the cookies that hold a
+# session, a device's allowance, a reset token or a login held for its
+# code; and the name the API answers a TOTP secret under, should a client
+# ever send it back. The one list: a name put here is hidden wherever the
+# trace shows a name and its value.
 SECRET_NAMES = frozenset(
     {
         "password",
@@ -50,9 +54,11 @@ SECRET_NAMES = frozenset(
         "reset_token",
         "email_token",
         "code",
+        "secret",
         SESSION_COOKIE,
         DEVICE_COOKIE,
         RESET_COOKIE,
+        PENDING_COOKIE,
     }
 )
 # Request headers whose whole value is a credential (RFC 9110 §11.6.2, §11.7.2).

@@ -5,11 +5,13 @@ for lives beside it: when each session and reset token was issued
 (``token_times``), the logins and reset requests counted per email
 (``attempts``), the changes of email asked for and not yet confirmed
 (``email_changes``), and the clients that have logged in to each account,
-with their own failed logins (``devices``). Times are Unix seconds, which
-compare the same way on SQLite and PostgreSQL.
+with their own failed logins (``devices``), and two-factor login: the
+sealed TOTP secret (``totp_secrets``), the recovery codes' digests
+(``recovery_codes``) and the logins waiting for a code (``pending_logins``).
+Times are Unix seconds, which compare the same way on SQLite and PostgreSQL.
 """
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -121,3 +123,62 @@ class Device(Base):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     window_started_at: Mapped[float] = mapped_column(Float, nullable=False)
     streak: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class TotpSecret(Base):
+    """An account's TOTP secret, sealed, and the step of the last code it accepted.
+
+    A row is made when two-factor login is asked for (``POST /profile/totp``)
+    and is ``confirmed`` by the first code from the app: only then does a
+    login ask for a code. The secret cannot be hashed, since each code is
+    computed from it: it is sealed (``secretbox.py``), under a key that is
+    not in the database. ``last_step`` is the TOTP step of the last code
+    accepted; a code of that step or an earlier one is refused
+    (``twofactor.py``: a code works once).
+    """
+
+    __tablename__ = "totp_secrets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "v1." and the base64 of a nonce, the ciphertext and the tag: 67
+    # characters for a 20-byte secret (SecretBox.seal).
+    sealed_secret: Mapped[str] = mapped_column(String(100), nullable=False)
+    confirmed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # 30-second steps since 1970: about 59 million in 2026, and an INTEGER
+    # holds them until the year 4000.
+    last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class RecoveryCode(Base):
+    """One unused recovery code of an account, as its digest (``recovery.digest``).
+
+    Ten are made when two-factor login is confirmed; using one deletes its row.
+    """
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class PendingLogin(Base):
+    """A login whose password was right and which waits for its one-time code: one per user.
+
+    The browser's second page of a login (``POST /sessions`` with a code)
+    carries the token of this row in a cookie, never the password. Only its
+    SHA-256 digest is kept, as for sessions. It ends when a code completes
+    it, after ``twofactor.PENDING_LOGIN_TTL`` seconds, when a new login
+    replaces it, and with a new password (a change or a reset).
+    """
+
+    __tablename__ = "pending_logins"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    issued_at: Mapped[float] = mapped_column(Float, nullable=False)
