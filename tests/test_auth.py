@@ -1,22 +1,20 @@
-"""``Auth``, the seed's façade: ``_hash_password``, registration, login, sessions, resets.
+"""``Auth``, the seed's façade: ``_hash_password``, registration, sessions, resets.
 
 Each of ``Auth``'s methods is a short sequence of steps whose rules have
-test files of their own: test_emails.py, test_passwords.py, test_tokens.py
-and test_throttle.py. Here: the seed's API as the seed calls it, and the
-sequences themselves (what a login or a reset ends or clears, and in how
-many statements).
+test files of their own: test_emails.py, test_passwords.py, test_tokens.py,
+test_throttle.py, and test_logins.py for the login. Here: the seed's API as
+the seed calls it, and what a session's end changes.
 """
 
 import dataclasses
 import hashlib
 import threading
 import uuid
-from typing import Any
 
 import bcrypt
 import pytest
 import sqlalchemy
-from helpers import FakeClock, emails, new_session, timed_auth, wrong
+from helpers import FakeClock, emails, new_session, timed_auth
 
 from wsgiauth import config
 from wsgiauth.auth import Auth, _hash_password
@@ -382,70 +380,3 @@ def test_destroy_session_ends_it(db: DB, clock: FakeClock) -> None:
     auth.destroy_session(bob.id)
     assert auth.get_user_from_session_id(session_id) is None
     assert db.find_user_by(id=bob.id).session_id is None
-
-
-def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
-    db: DB, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The login read the old hash, then the owner reset the password while
-    # bcrypt ran: the session must not be stored, or the old password would
-    # outlive the reset (SECURITY.md, "sessions and a reset racing").
-    auth = timed_auth(db, clock)
-    bob = auth.register_user("bob@bob.com", "old")
-    token = auth.get_reset_password_token("bob@bob.com")
-    real = bcrypt.checkpw
-
-    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
-        auth.update_password(token, "new", email="bob@bob.com")
-        return bool(real(password, hashed))
-
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", reset_meanwhile)
-    assert wrong(auth, "bob@bob.com", "old")
-    assert db.find_user_by(id=bob.id).session_id is None
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", real)
-    assert auth.log_in("bob@bob.com", "new").session_id
-
-
-def test_a_successful_login_clears_the_failures(db: DB, clock: FakeClock) -> None:
-    auth = timed_auth(db, clock)
-    auth.register_user("bob@bob.com", "pw")
-    for _ in range(9):
-        assert wrong(auth, "bob@bob.com", "wrong")
-    new_session(auth, "bob@bob.com")
-    for _ in range(9):
-        assert wrong(auth, "bob@bob.com", "wrong")
-    # 18 failures in the window without the clearing.
-    new_session(auth, "bob@bob.com")
-
-
-def test_a_login_makes_seven_database_statements_six_with_a_device(
-    db: DB, clock: FakeClock
-) -> None:
-    # A login used to take 7 statements in 3 transactions (count, re-read
-    # the count, look up the user, set the session, read and write its time,
-    # clear the count), each a round trip on the hot path, before it also
-    # made a device. Counted here so that none creeps in.
-    auth = timed_auth(db, clock)
-    auth.register_user("bob@bob.com", "pw")
-    device = auth.log_in("bob@bob.com", "pw").device  # a first login: any sweep of old rows
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement.split()[0].upper())
-
-    sqlalchemy.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert new_session(auth, "bob@bob.com")
-        without_device, statements[:] = statements[:], []
-        assert auth.log_in("bob@bob.com", "pw", device=device).session_id
-    finally:
-        sqlalchemy.event.remove(db.engine, "before_cursor_execute", count)
-    # The user (looked up first, so that the throttle knows whether the email
-    # is an account's), the count (an upsert), then one transaction: the
-    # session (a compare-and-set on the hash), its time (an upsert), the new
-    # device and the devices past the ten most recent deleted; last, the
-    # count cleared.
-    assert without_device == ["SELECT", "INSERT", "UPDATE", "INSERT", "INSERT", "DELETE", "DELETE"]
-    # With a device cookie, the device's own count (an update, which also
-    # checks the cookie), and nothing to clear after the transaction.
-    assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT", "INSERT", "DELETE"]

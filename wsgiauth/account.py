@@ -269,7 +269,7 @@ class Account:
     def _check_password(self, user: User, password: str, device: str | None) -> bool:
         """Count an attempt as a login does, then check ``password``; hold a bcrypt slot.
 
-        Counting comes first, as in ``Auth.log_in``: counting only the
+        Counting comes first, as in ``Logins.log_in``: counting only the
         failures, after bcrypt, would let parallel guesses slip past the
         limit. It is counted on ``device`` if that is a device cookie of the
         user, else on the account, as a login's; a password bcrypt would

@@ -7,6 +7,7 @@ for them, as Django's ``contrib.auth`` has them:
 - ``emails``: the one canonical form of an email, and its mailbox;
 - ``passwords``: bcrypt, its cost and its slots, the password policy;
 - ``tokens``: session ids and reset tokens, their digests and their age;
+- ``logins``: the password checked and counted, a session started;
 - ``throttle``: logins and reset requests counted per email;
 - ``devices``: the clients that have logged in, each with its own allowance;
 - ``resets``: a forgotten password: the request, the token, the new password;
@@ -18,12 +19,10 @@ When a rule says no, it raises an error with a name (``errors.py``), which
 the app maps to an HTTP status in one table.
 """
 
-import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from wsgiauth import config, emails, passwords, tokens
+from wsgiauth import config, emails, passwords
 from wsgiauth.account import Account, EmailToken
 from wsgiauth.db import DB
 from wsgiauth.devices import Devices
@@ -42,6 +41,7 @@ from wsgiauth.errors import (
     WrongLoginCode,
     WrongPassword,
 )
+from wsgiauth.logins import Login, Logins
 from wsgiauth.passwords import Passwords
 from wsgiauth.resets import Resets
 from wsgiauth.throttle import Throttle
@@ -82,19 +82,6 @@ def _hash_password(password: str, rounds: int | None = None) -> bytes:
     return passwords.hash_password(password, rounds)
 
 
-@dataclass(frozen=True)
-class Login:
-    """A new session: whose, its id, and the client's new device cookie, if it gets one.
-
-    A login gives one (``devices.py``); a change of password keeps the
-    client's own, and gives none.
-    """
-
-    user: User
-    session_id: str
-    device: str | None = None
-
-
 class Auth:
     """Register users, check their passwords, and manage their sessions and resets.
 
@@ -128,6 +115,12 @@ class Auth:
             self._db, self.settings, self._passwords, self._throttle, self._devices, self._tokens
         )
         self._two_factor = TwoFactor(self._db, self._account, self._devices, self.settings, clock)
+        logins = Logins(
+            self._db, self._passwords, self._throttle, self._devices, self._two_factor, clock
+        )
+        # The login is a sequence of steps of its own (logins.py), which Auth
+        # hands over whole, with no step of its own around it.
+        self.log_in = logins.log_in
 
     normalize_email = staticmethod(emails.normalize_email)
 
@@ -140,81 +133,6 @@ class Auth:
     def register_user(self, email: str, password: str, client: str = "") -> User:
         """Create and return a user; ``EmailTaken`` if the email has an account (task 5)."""
         return self._account.register(email, password, client)
-
-    def log_in(
-        self,
-        email: str,
-        password: str,
-        client: str = "",
-        *,
-        device: str | None = None,
-        code: str = "",
-        hold: bool = False,
-    ) -> Login:
-        """Check the password and start a new session, replacing any other.
-
-        Raises ``InvalidInput`` for a malformed email, ``Busy`` when no
-        bcrypt slot is free for this client, ``TooManyAttempts`` (before the
-        password is looked at) past the limits, ``WrongPassword`` otherwise.
-        With two-factor login, a right password needs a right ``code`` too,
-        else ``CodeRequired``: with ``hold``, it carries the token of a login
-        held for the browser's second page (``finish_login``).
-        """
-        email = emails.normalize_email(email)
-        try:
-            passwords.encode(password)
-        except InvalidInput:
-            # Empty or over 72 bytes: no password can be that, and bcrypt
-            # would not check it. Refused before anything is counted, with
-            # the answer of a wrong password, the same for every email: an
-            # attempt that costs no bcrypt must not bring a lockout closer
-            # (SECURITY.md, "password guessing").
-            raise WrongPassword("wrong email or password") from None
-        with self._passwords.slot(client):  # first: a busy answer costs no attempt
-            user = self._db.find_user_by_email(email)
-            # A client with a device cookie of this account counts on that
-            # device; any other client counts on the email, as all share it.
-            trusted = (
-                user is not None
-                and device is not None
-                and self._devices.count_login(user.id, device)
-            )
-            if not trusted:
-                self._throttle.count_login(email, account=user is not None)
-            # With no user, matches checks against a dummy hash: an unknown
-            # email costs the same bcrypt work as a wrong password.
-            if not self._passwords.matches(user.hashed_password if user else None, password):
-                raise WrongPassword("wrong email or password")
-            assert user is not None  # matches is False for no user
-            new_hash = None
-            if self._passwords.needs_rehash(user.hashed_password):
-                new_hash = self._passwords.hash(password)
-        session_id, new_device = tokens.new_token(), tokens.new_token()
-        # The session, any new hash and the new device are stored only if the
-        # password hash is still the one just checked (a reset that landed
-        # while bcrypt ran has ended every session and device of the old
-        # password, and these would outlive it), and for an account with
-        # two-factor login, only with a right code.
-        start = functools.partial(
-            self._db.start_session,
-            user.id,
-            tokens.digest(session_id),
-            self._clock(),
-            checked_hash=user.hashed_password,
-            new_hash=new_hash,
-            also=lambda connection: self._devices.add(connection, user.id, new_device, device),
-        )
-        if not start() and not (
-            self._two_factor.check_login(user, code, hold) and start(code_checked=True)
-        ):
-            raise WrongPassword("wrong email or password")
-        if not trusted:
-            # The account's count, which this client's attempt added to. A
-            # device's own count went with its row, replaced by the new one.
-            self._throttle.clear_login(email)
-        if new_hash is not None:
-            user.hashed_password = new_hash
-        return Login(user, session_id, new_device)
 
     def finish_login(self, pending: str | None, code: str, *, device: str | None = None) -> Login:
         """Log in with the code that the login held under ``pending`` waits for (``TwoFactor``)."""
