@@ -1,4 +1,4 @@
-"""GET /profile latency while clients flood logins (issue 8, item 6).
+"""GET /profile latency while clients flood logins (SECURITY.md, "a flood of logins").
 
 ``clients`` keep-alive connections post POST /sessions as fast as they are
 answered, each time for a fresh email nobody has registered: the app checks

@@ -96,7 +96,7 @@ def paired_ratio(samples: list[Sample], top: str, bottom: str) -> float:
 def targets(
     samples: list[Sample], rows: dict[str, dict[str, Any]], settings: dict[str, Any], flood: list
 ) -> list[dict[str, Any]]:
-    """Set each figure issue 11 and issue 8 (item 6) ask for next to its target."""
+    """Set each figure next to its target (the targets table of bench/README.md)."""
 
     def entry(name: str, value: float, target: float, by_cpu: float | None = None) -> dict:
         at_least = name != "flood"

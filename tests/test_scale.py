@@ -146,7 +146,12 @@ def fill_tables(engine: Engine) -> None:
         for _ in range(10)
     ]
     held = [
-        {"user_id": number, "digest": uuid.uuid4().hex * 2, "issued_at": time.time()}
+        {
+            "user_id": number,
+            "digest": uuid.uuid4().hex * 2,
+            "issued_at": time.time(),
+            "checked_hash": SOME_HASH,
+        }
         for number in two_factor
     ]
     with engine.begin() as connection:

@@ -20,6 +20,7 @@ from helpers import SECRET_KEY, FakeClock, new_session, timed_auth
 from wsgiauth import config, recovery, totp
 from wsgiauth.auth import (
     Auth,
+    CodeRequired,
     TooManyAttempts,
     TwoFactorOn,
     WrongCode,
@@ -27,6 +28,7 @@ from wsgiauth.auth import (
     WrongLoginCode,
 )
 from wsgiauth.db import DB
+from wsgiauth.errors import LoginOver
 from wsgiauth.secretbox import SecretBox
 from wsgiauth.twofactor import PURPOSE, sealing_key
 from wsgiauth.user import User
@@ -253,6 +255,62 @@ def test_two_logins_racing_with_one_code_one_passes(
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(results) == ["in", "refused"]
+
+
+def held_login(auth: Auth) -> str:
+    """Bob's login held for its code, as the browser's first page holds it; its token."""
+    with pytest.raises(CodeRequired) as held:
+        auth.log_in(BOB, "pw", hold=True)
+    assert held.value.pending is not None
+    return held.value.pending
+
+
+def test_a_held_login_goes_on_with_a_code(auth: Auth, bob: User, clock: FakeClock) -> None:
+    secret, _ = turn_on(auth, bob, clock)
+    token = held_login(auth)
+    login = auth.finish_login(token, code(secret, clock))
+    found = auth.get_user_from_session_id(login.session_id)
+    assert found is not None and found.id == bob.id
+    with pytest.raises(LoginOver):  # once
+        auth.finish_login(token, code(secret, clock, 1))
+
+
+def test_a_held_login_ends_with_two_factor_login_turned_off(
+    auth: Auth, bob: User, clock: FakeClock
+) -> None:
+    secret, codes = turn_on(auth, bob, clock)
+    token = held_login(auth)
+    auth.turn_off_two_factor(bob, "pw", codes[0])
+    with pytest.raises(LoginOver):
+        auth.finish_login(token, code(secret, clock))
+
+
+def test_a_held_login_ends_with_its_account_and_is_no_500(
+    auth: Auth, bob: User, clock: FakeClock, db: DB
+) -> None:
+    # The held login's row went with the account; a token read before that
+    # finds nobody, and says so as a login that is over.
+    secret, _ = turn_on(auth, bob, clock)
+    token = held_login(auth)
+    held = auth._two_factor.held(token)
+    auth.delete_account(bob, "pw")
+    with pytest.raises(LoginOver):
+        auth.finish_login(token, code(secret, clock))
+    assert held is not None and auth._two_factor.held(token) is None
+
+
+def test_a_held_login_is_over_once_the_password_it_checked_is(
+    auth: Auth, bob: User, clock: FakeClock, db: DB
+) -> None:
+    # Held under the old hash, however it came to be held after the reset
+    # (the reset can land while the first page's bcrypt check runs:
+    # test_twofactor_http.py attacks it on a real server).
+    secret, _ = turn_on(auth, bob, clock)
+    token = held_login(auth)
+    with db.engine.begin() as connection:
+        connection.execute(sqlalchemy.text("UPDATE users SET hashed_password = 'new'"))
+    with pytest.raises(LoginOver):
+        auth.finish_login(token, code(secret, clock))
 
 
 # --- the secret at rest --------------------------------------------------------------

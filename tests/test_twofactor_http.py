@@ -12,11 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import bcrypt
 import pytest
 import requests
 import webtest
 from conftest import Server
 from helpers import (
+    CHROME,
     EMAIL,
     PASSWORD,
     SECRET_KEY,
@@ -31,6 +33,7 @@ from helpers import (
 )
 
 from wsgiauth import recovery, totp
+from wsgiauth.db import DB
 
 TIMEOUT = 30  # seconds, for every request to a real server
 
@@ -337,3 +340,47 @@ def test_attack_a_reset_does_not_turn_it_off(server: Server) -> None:
     assert requests.put(f"{server.url}/reset_password", data=form, timeout=TIMEOUT).ok
     assert real_login(server.url, "a new one").status_code == 401
     assert real_login(server.url, "a new one", code=codes[0]).status_code == 200
+
+
+def test_attack_a_reset_while_bcrypt_checks_the_old_password_holds_no_login(
+    server: Server, db_url: str
+) -> None:
+    # Someone with the old password and Bob's codes logs in from a browser
+    # just as Bob resets the password: the login's bcrypt check runs on the
+    # old hash while the reset replaces it. The login held for its code must
+    # end with the old password, as a session would (SECURITY.md, "two-factor
+    # login"). Bob's stored hash is made slow (cost 14, about a second) so
+    # that the reset, at the server's cost of 4, lands inside that check.
+    _, secret, _ = real_turn_on(server.url)
+    database = DB(db_url)
+    try:
+        bob = database.find_user_by(email=EMAIL)
+        slow = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(14)).decode()
+        database.update_user(bob.id, hashed_password=slow)
+    finally:
+        database.dispose()
+    browser = {"Accept": CHROME, "Sec-Fetch-Site": "same-origin"}
+    form = {"email": EMAIL, "password": PASSWORD}
+    with ThreadPoolExecutor(1) as pool:
+        first_page = pool.submit(
+            requests.post, f"{server.url}/sessions", data=form, headers=browser, timeout=TIMEOUT
+        )
+        time.sleep(0.2)  # the login is in its bcrypt check now
+        token = requests.post(
+            f"{server.url}/reset_password", data={"email": EMAIL}, timeout=TIMEOUT
+        ).json()["reset_token"]
+        reset = {"email": EMAIL, "reset_token": token, "new_password": "a new one"}
+        assert requests.put(f"{server.url}/reset_password", data=reset, timeout=TIMEOUT).ok
+        assert not first_page.done(), "the reset must land while the login checks"
+        held = first_page.result()
+    cookies = {"pending_login": held.cookies.get("pending_login", "")}
+    second_page = requests.post(
+        f"{server.url}/sessions",
+        data={"code": code_at(secret, time.time() + totp.STEP_SECONDS)},
+        headers=browser,
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert "session_id" not in second_page.cookies, second_page.status_code
+    assert second_page.status_code == 401

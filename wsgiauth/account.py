@@ -16,9 +16,9 @@ nothing (SECURITY.md, "account changes").
   a right one clears the count. An owner whose account an attacker has
   locked can still change the password from a client that has logged in.
 - A new password ends every token of the old one: the session (the caller
-  gets a new one), the reset token, a pending change of email, in one
-  transaction (``DB.change_password``); then every device cookie of the
-  account but the caller's.
+  gets a new one), the reset token, a pending change of email, a login
+  held for its two-factor code, in one transaction (``DB.change_password``);
+  then every device cookie of the account but the caller's.
 - A new email takes two steps. The first issues a token for it, kept as a
   digest in ``email_changes`` (one pending change per user), which
   production mails to the new address: whoever confirms reads that

@@ -33,6 +33,7 @@ from wsgiauth.errors import (
     InvalidEmailToken,
     InvalidInput,
     InvalidToken,
+    LoginOver,
     TooManyAttempts,
     TwoFactorOn,
     UnknownEmail,
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidInput",
     "InvalidToken",
     "Login",
+    "LoginOver",
     "TooManyAttempts",
     "TwoFactorOn",
     "UnknownEmail",
@@ -90,6 +92,9 @@ class Auth:
     that checks a password takes ``device``, the device cookie the client
     sent, if any: a device of the account counts the attempt on its own
     allowance (``devices.py``), any other client on the account's.
+
+    ``log_in`` is ``logins.Logins.log_in`` itself, bound in ``__init__``:
+    the login's steps, handed over whole.
     """
 
     def __init__(

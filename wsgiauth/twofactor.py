@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Delete, Update, delete, insert, not_, or_, select, update
+from sqlalchemy.exc import NoResultFound
 
 from wsgiauth import recovery, tokens, totp
 from wsgiauth.account import Account
@@ -56,6 +57,7 @@ PURPOSE = "totp secrets"
 # How long a login waits for its code on the browser's second page: time to
 # find the phone, and no more.
 PENDING_LOGIN_TTL = 300
+LOGIN_OVER = "log in again: the login that waited for a code is over"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ class Enrolment:
 
     secret: str
     uri: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """A row of ``pending_logins``: whose login it holds, and the hash its password matched."""
+
+    user_id: int
+    checked_hash: str
 
 
 @dataclass(frozen=True)
@@ -232,7 +242,7 @@ class TwoFactor:
             return False
         if code.strip() and self._accept(row, code):
             return True
-        pending = self.hold(user.id) if hold else None
+        pending = self.hold(user) if hold else None
         raise WrongLoginCode(pending) if code.strip() else CodeRequired(pending=pending)
 
     def finish(
@@ -247,16 +257,22 @@ class TwoFactor:
         wrong, ``LoginOver`` once the held login has expired, been used or
         ended by a new password. The session is stored, and the held login
         ended, in one transaction, as a login's (``DB.start_session``), with
-        a new device cookie. Returns the user, the session id and the device
-        cookie.
+        a new device cookie, and only while the account's password hash is
+        still the one the first page checked. Returns the user, the session
+        id and the device cookie.
         """
-        user_id = self.held_user(token)
-        if token is None or user_id is None:
-            raise LoginOver("log in again: the login that waited for a code is over")
-        user = self._db.find_user_by(id=user_id)
+        held = self.held(token)
+        if token is None or held is None:
+            raise LoginOver(LOGIN_OVER)
+        try:
+            user = self._db.find_user_by(id=held.user_id)
+        except NoResultFound:  # the account was deleted meanwhile
+            raise LoginOver(LOGIN_OVER) from None
+        user_id = user.id
         on_device = self._account.count_attempt(user, device)
         try:
-            self.check_login(user, code)
+            if not self.check_login(user, code):  # turned off since the first page
+                raise LoginOver(LOGIN_OVER)
         except CodeRequired as error:
             error.pending = token
             raise
@@ -270,52 +286,59 @@ class TwoFactor:
             user_id,
             tokens.digest(session_id),
             self._clock(),
-            checked_hash=user.hashed_password,
+            checked_hash=held.checked_hash,
             also=also,
             code_checked=True,
         ):
-            raise LoginOver("log in again: the login that waited for a code is over")
+            raise LoginOver(LOGIN_OVER)
         if not on_device:
             self._account.clear(user, None)
         return user, session_id, new_device
 
-    def hold(self, user_id: int) -> str:
+    def hold(self, user: User) -> str:
         """Hold a login of the user for ``PENDING_LOGIN_TTL`` seconds; return its token.
 
-        A user has at most one: a new one replaces it. Only its digest is kept.
+        A user has at most one: a new one replaces it. Only its digest is
+        kept, with the password hash as it was read before the password was
+        checked (``user.hashed_password``): the login ends if it changes.
         """
         token = tokens.new_token()
-        values = {"digest": tokens.digest(token), "issued_at": self._clock()}
-        statement = self._db.insert(PendingLogin).values(user_id=user_id, **values)
+        values = {
+            "digest": tokens.digest(token),
+            "issued_at": self._clock(),
+            "checked_hash": user.hashed_password,
+        }
+        statement = self._db.insert(PendingLogin).values(user_id=user.id, **values)
         with self._db.engine.begin() as connection:
             connection.execute(
                 statement.on_conflict_do_update(index_elements=[PendingLogin.user_id], set_=values)
             )
         return token
 
-    def held_user(self, token: str | None) -> int | None:
-        """Return the id of the user whose login ``token`` holds, or ``None`` once it is over."""
+    def held(self, token: str | None) -> Held | None:
+        """Return whose login ``token`` holds, and under which hash; ``None`` once it is over."""
         if token is None or not tokens.SHAPE.fullmatch(token):
             return None
-        held = select(PendingLogin.user_id).where(
+        held = select(PendingLogin.user_id, PendingLogin.checked_hash).where(
             PendingLogin.digest == tokens.digest(token),
             PendingLogin.issued_at > self._clock() - PENDING_LOGIN_TTL,
         )
         with self._db.engine.connect() as connection:
-            user_id: int | None = connection.execute(held).scalar()
-        return user_id
+            row = connection.execute(held).first()
+        return None if row is None else Held(row.user_id, row.checked_hash)
 
     def release(self, connection: Connection, user_id: int, token: str) -> None:
         """End the held login ``token`` in the transaction that starts its session.
 
         Raises ``LoginOver`` if it is over, which rolls the session back: a
-        new password, or a racing request with the same token, ended it.
+        new password, a newer login of the user, two-factor login turned off
+        or a racing request with the same token ended it.
         """
         ended = delete(PendingLogin).where(
             PendingLogin.user_id == user_id, PendingLogin.digest == tokens.digest(token)
         )
         if connection.execute(ended).rowcount == 0:
-            raise LoginOver("log in again: the login that waited for a code is over")
+            raise LoginOver(LOGIN_OVER)
 
     # --- the secret and the codes ----------------------------------------------------
 
@@ -371,6 +394,7 @@ class TwoFactor:
                 update(TotpSecret)
                 .where(
                     TotpSecret.user_id == row.user_id,
+                    TotpSecret.sealed_secret == row.sealed,  # not one made since
                     TotpSecret.confirmed,
                     or_(TotpSecret.last_step.is_(None), TotpSecret.last_step < step),
                 )

@@ -4,7 +4,7 @@ Turning it on takes two pages: the first shows the secret, as a QR code
 for the authenticator app's camera and as text to type in, with a form
 for the first code the app shows; the second shows the recovery codes,
 this once. A login of such an account takes two pages too: the password,
-then the code (``browser.py`` says how the second knows the first).
+then the code (``twofactor_browser.py`` says how the second knows the first).
 
 The QR code is inline SVG, made by segno, a pure-Python QR library: it is
 part of the page, so the ``Content-Security-Policy``'s ``default-src

@@ -172,7 +172,10 @@ class PendingLogin(Base):
     carries the token of this row in a cookie, never the password. Only its
     SHA-256 digest is kept, as for sessions. It ends when a code completes
     it, after ``twofactor.PENDING_LOGIN_TTL`` seconds, when a new login
-    replaces it, and with a new password (a change or a reset).
+    replaces it, and with a new password (a change or a reset): the session
+    it leads to is stored only while the account's hash is still
+    ``checked_hash``, the one the password was checked against, so that a
+    reset landing while that check ran ends it too.
     """
 
     __tablename__ = "pending_logins"
@@ -182,3 +185,4 @@ class PendingLogin(Base):
     )
     digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     issued_at: Mapped[float] = mapped_column(Float, nullable=False)
+    checked_hash: Mapped[str] = mapped_column(String(250), nullable=False)
