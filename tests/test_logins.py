@@ -1,7 +1,8 @@
 """``Logins.log_in``, which ``Auth`` hands over as ``Auth.log_in``: the login's steps.
 
 What a login checks and counts has test files of its own (test_passwords.py,
-test_throttle.py, test_devices.py, test_twofactor.py). Here: the sequence
+test_throttle.py, test_devices.py, test_twofactor.py, which also holds the
+tests of ``HeldLogins``, on its two-factor fixtures). Here: the sequence
 itself, what it clears, the race with a reset, and how many statements it
 makes.
 """

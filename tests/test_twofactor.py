@@ -292,11 +292,11 @@ def test_a_held_login_ends_with_its_account_and_is_no_500(
     # finds nobody, and says so as a login that is over.
     secret, _ = turn_on(auth, bob, clock)
     token = held_login(auth)
-    held = auth._two_factor.held(token)
+    held = auth._held.held(token)
     auth.delete_account(bob, "pw")
     with pytest.raises(LoginOver):
         auth.finish_login(token, code(secret, clock))
-    assert held is not None and auth._two_factor.held(token) is None
+    assert held is not None and auth._held.held(token) is None
 
 
 def test_a_held_login_is_over_once_the_password_it_checked_is(

@@ -34,7 +34,7 @@ from helpers import (
 
 from wsgiauth import totp
 from wsgiauth.db import DB
-from wsgiauth.twofactor import PENDING_LOGIN_TTL
+from wsgiauth.logins import PENDING_LOGIN_TTL
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from wsgiauth.errors import (
     WrongLoginCode,
     WrongPassword,
 )
-from wsgiauth.logins import Login, Logins
+from wsgiauth.logins import HeldLogins, Login, Logins
 from wsgiauth.passwords import Passwords
 from wsgiauth.resets import Resets
 from wsgiauth.throttle import Throttle
@@ -119,9 +119,16 @@ class Auth:
         self._resets = Resets(
             self._db, self.settings, self._passwords, self._throttle, self._devices, self._tokens
         )
-        self._two_factor = TwoFactor(self._db, self._account, self._devices, self.settings, clock)
+        self._two_factor = TwoFactor(self._db, self._account, self.settings, clock)
+        self._held = HeldLogins(self._db, self._account, self._devices, self._two_factor, clock)
         logins = Logins(
-            self._db, self._passwords, self._throttle, self._devices, self._two_factor, clock
+            self._db,
+            self._passwords,
+            self._throttle,
+            self._devices,
+            self._two_factor,
+            self._held,
+            clock,
         )
         # The login is a sequence of steps of its own (logins.py), which Auth
         # hands over whole, with no step of its own around it.
@@ -140,8 +147,8 @@ class Auth:
         return self._account.register(email, password, client)
 
     def finish_login(self, pending: str | None, code: str, *, device: str | None = None) -> Login:
-        """Log in with the code that the login held under ``pending`` waits for (``TwoFactor``)."""
-        return Login(*self._two_factor.finish(pending, code, device))
+        """Log in with the code that the login held under ``pending`` waits for (``HeldLogins``)."""
+        return self._held.finish(pending, code, device)
 
     def valid_login(self, email: str, password: str) -> bool:
         """Tell whether ``password`` is the password of the user ``email`` (seed task 8)."""

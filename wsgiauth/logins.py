@@ -7,20 +7,43 @@ client's device (``throttle.py``, ``devices.py``), the password checked
 with bcrypt, then the session and the device stored together, only if the
 password is still the one checked and, for an account with two-factor
 login, only with a right code (``twofactor.py``).
+
+A browser logs in to such an account on two pages, and the second must not
+carry the password: ``HeldLogins`` holds the login whose password was right
+on the server, in ``pending_logins``, under a token whose digest alone is
+kept, until the code's page finishes it (``HeldLogins.finish``), or it
+expires, or a new password ends it.
 """
 
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.exc import NoResultFound
+
 from wsgiauth import emails, passwords, tokens
+from wsgiauth.account import Account
 from wsgiauth.db import DB
 from wsgiauth.devices import Devices
-from wsgiauth.errors import InvalidInput, WrongPassword
+from wsgiauth.errors import CodeRequired, InvalidInput, LoginOver, WrongPassword
 from wsgiauth.passwords import Passwords
 from wsgiauth.throttle import Throttle
 from wsgiauth.twofactor import TwoFactor
-from wsgiauth.user import User
+from wsgiauth.user import PendingLogin, User
+
+# How long a login waits for its code on the browser's second page: time to
+# find the phone, and no more.
+PENDING_LOGIN_TTL = 300
+LOGIN_OVER = "log in again: the login that waited for a code is over"
+
+
+@dataclass(frozen=True)
+class Held:
+    """A row of ``pending_logins``: whose login it holds, and the hash its password matched."""
+
+    user_id: int
+    checked_hash: str
 
 
 @dataclass(frozen=True)
@@ -46,14 +69,20 @@ class Logins:
         throttle: Throttle,
         devices: Devices,
         two_factor: TwoFactor,
+        held: "HeldLogins",
         clock: Callable[[], float],
     ) -> None:
-        """Check with ``passwords``, count with ``throttle`` and ``devices``, store in ``db``."""
+        """Check with ``passwords``, count with ``throttle`` and ``devices``, store in ``db``.
+
+        ``two_factor`` checks the code of an account with two-factor login,
+        and ``held`` holds its login for the browser's second page.
+        """
         self._db = db
         self._passwords = passwords
         self._throttle = throttle
         self._devices = devices
         self._two_factor = two_factor
+        self._held = held
         self._clock = clock
 
     def log_in(
@@ -119,10 +148,17 @@ class Logins:
             new_hash=new_hash,
             also=lambda connection: self._devices.add(connection, user.id, new_device, device),
         )
-        if not start() and not (
-            self._two_factor.check_login(user, code, hold) and start(code_checked=True)
-        ):
-            raise WrongPassword("wrong email or password")
+        if not start():
+            # Not stored: the hash changed while bcrypt ran (a reset), or the
+            # account has two-factor login and needs a right code too.
+            try:
+                code_checked = self._two_factor.check_login(user, code)
+            except CodeRequired as error:
+                if hold:  # the browser's next page asks for the code
+                    error.pending = self._held.hold(user)
+                raise
+            if not (code_checked and start(code_checked=True)):
+                raise WrongPassword("wrong email or password")
         if not trusted:
             # The account's count, which this client's attempt added to. A
             # device's own count went with its row, replaced by the new one.
@@ -130,3 +166,114 @@ class Logins:
         if new_hash is not None:
             user.hashed_password = new_hash
         return Login(user, session_id, new_device)
+
+
+class HeldLogins:
+    """Logins whose password was right, held on the server while the browser asks for the code."""
+
+    def __init__(
+        self,
+        db: DB,
+        account: Account,
+        devices: Devices,
+        two_factor: TwoFactor,
+        clock: Callable[[], float],
+    ) -> None:
+        """Keep them in ``db``; count the code through ``account``, check it with ``two_factor``."""
+        self._db = db
+        self._account = account
+        self._devices = devices
+        self._two_factor = two_factor
+        self._clock = clock
+
+    def finish(self, token: str | None, code: str, device: str | None = None) -> Login:
+        """Log in the user whose login ``token`` holds, with a one-time code.
+
+        The browser's second page: the password was right on the first,
+        which held the login (``hold``). The code is counted as a login's
+        attempt, on the client's device or on the account; ``CodeRequired``
+        or ``WrongLoginCode`` (carrying ``token`` again) if it is missing or
+        wrong, ``LoginOver`` once the held login has expired, been used or
+        ended by a new password. The session is stored, and the held login
+        ended, in one transaction, as a login's (``DB.start_session``), with
+        a new device cookie, and only while the account's password hash is
+        still the one the first page checked.
+        """
+        held = self.held(token)
+        if token is None or held is None:
+            raise LoginOver(LOGIN_OVER)
+        try:
+            user = self._db.find_user_by(id=held.user_id)
+        except NoResultFound:  # the account was deleted meanwhile
+            raise LoginOver(LOGIN_OVER) from None
+        user_id = user.id
+        on_device = self._account.count_attempt(user, device)
+        try:
+            if not self._two_factor.check_login(user, code):  # turned off since the first page
+                raise LoginOver(LOGIN_OVER)
+        except CodeRequired as error:
+            error.pending = token
+            raise
+        session_id, new_device = tokens.new_token(), tokens.new_token()
+
+        def also(connection: Connection) -> None:
+            self.release(connection, user_id, token)
+            self._devices.add(connection, user_id, new_device, device)
+
+        if not self._db.start_session(
+            user_id,
+            tokens.digest(session_id),
+            self._clock(),
+            checked_hash=held.checked_hash,
+            also=also,
+            code_checked=True,
+        ):
+            raise LoginOver(LOGIN_OVER)
+        if not on_device:
+            self._account.clear(user, None)
+        return Login(user, session_id, new_device)
+
+    def hold(self, user: User) -> str:
+        """Hold a login of the user for ``PENDING_LOGIN_TTL`` seconds; return its token.
+
+        A user has at most one: a new one replaces it. Only its digest is
+        kept, with the password hash as it was read before the password was
+        checked (``user.hashed_password``): the login ends if it changes.
+        """
+        token = tokens.new_token()
+        values = {
+            "digest": tokens.digest(token),
+            "issued_at": self._clock(),
+            "checked_hash": user.hashed_password,
+        }
+        statement = self._db.insert(PendingLogin).values(user_id=user.id, **values)
+        with self._db.engine.begin() as connection:
+            connection.execute(
+                statement.on_conflict_do_update(index_elements=[PendingLogin.user_id], set_=values)
+            )
+        return token
+
+    def held(self, token: str | None) -> Held | None:
+        """Return whose login ``token`` holds, and under which hash; ``None`` once it is over."""
+        if token is None or not tokens.SHAPE.fullmatch(token):
+            return None
+        held = select(PendingLogin.user_id, PendingLogin.checked_hash).where(
+            PendingLogin.digest == tokens.digest(token),
+            PendingLogin.issued_at > self._clock() - PENDING_LOGIN_TTL,
+        )
+        with self._db.engine.connect() as connection:
+            row = connection.execute(held).first()
+        return None if row is None else Held(row.user_id, row.checked_hash)
+
+    def release(self, connection: Connection, user_id: int, token: str) -> None:
+        """End the held login ``token`` in the transaction that starts its session.
+
+        Raises ``LoginOver`` if it is over, which rolls the session back: a
+        new password, a newer login of the user, two-factor login turned off
+        or a racing request with the same token ended it.
+        """
+        ended = delete(PendingLogin).where(
+            PendingLogin.user_id == user_id, PendingLogin.digest == tokens.digest(token)
+        )
+        if connection.execute(ended).rowcount == 0:
+            raise LoginOver(LOGIN_OVER)

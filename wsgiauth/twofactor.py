@@ -1,4 +1,4 @@
-"""Two-factor login: an account's TOTP secret, its recovery codes, the logins waiting for a code.
+"""Two-factor login: an account's TOTP secret and recovery codes, turned on and off, checked.
 
 With two-factor login on, a right password is not enough to log in: the
 login needs a one-time code too, the six digits of an authenticator app
@@ -13,7 +13,8 @@ beside ``users`` (``user.py``):
 - ``recovery_codes``: the digests of the recovery codes not yet used;
 - ``pending_logins``: for the browser, whose login takes two pages, a login
   whose password was right and which waits for its code, known by the
-  digest of a token that its cookie holds in place of the password.
+  digest of a token that its cookie holds in place of the password
+  (``logins.HeldLogins``; ``turn_off`` ends it here).
 
 Turning it on takes two steps: ``begin``, with the password, makes the
 secret; ``confirm``, with the first code from the app, shows that the app
@@ -35,15 +36,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Delete, Update, delete, insert, not_, or_, select, update
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy import Delete, Update, delete, insert, not_, or_, select, update
 
-from wsgiauth import recovery, tokens, totp
+from wsgiauth import recovery, totp
 from wsgiauth.account import Account
 from wsgiauth.config import Settings
 from wsgiauth.db import DB
-from wsgiauth.devices import Devices
-from wsgiauth.errors import CodeRequired, LoginOver, TwoFactorOn, WrongCode, WrongLoginCode
+from wsgiauth.errors import CodeRequired, TwoFactorOn, WrongCode, WrongLoginCode
 from wsgiauth.secretbox import CannotOpen, SecretBox, kept_key, new_key
 from wsgiauth.user import PendingLogin, RecoveryCode, TotpSecret, User
 
@@ -54,10 +53,6 @@ ISSUER = "wsgiauth"
 # What the key that seals TOTP secrets is derived for (secretbox.derive_key):
 # the one WSGIAUTH_SECRET_KEY can serve other purposes with unrelated keys.
 PURPOSE = "totp secrets"
-# How long a login waits for its code on the browser's second page: time to
-# find the phone, and no more.
-PENDING_LOGIN_TTL = 300
-LOGIN_OVER = "log in again: the login that waited for a code is over"
 
 
 @dataclass(frozen=True)
@@ -66,14 +61,6 @@ class Enrolment:
 
     secret: str
     uri: str
-
-
-@dataclass(frozen=True)
-class Held:
-    """A row of ``pending_logins``: whose login it holds, and the hash its password matched."""
-
-    user_id: int
-    checked_hash: str
 
 
 @dataclass(frozen=True)
@@ -102,24 +89,18 @@ def sealing_key(settings: Settings) -> str:
 
 
 class TwoFactor:
-    """Turn two-factor login on and off, check one-time codes, hold logins that wait for one."""
+    """Turn two-factor login on and off, and check one-time codes."""
 
     def __init__(
         self,
         db: DB,
         account: Account,
-        devices: Devices,
         settings: Settings,
         clock: Callable[[], float],
     ) -> None:
-        """Keep the secrets in ``db``; check passwords and count attempts through ``account``.
-
-        ``devices`` gives a client the device cookie of a login finished
-        on the second page.
-        """
+        """Keep the secrets in ``db``; check passwords and count attempts through ``account``."""
         self._db = db
         self._account = account
-        self._devices = devices
         self._settings = settings
         self._clock = clock
         self._box: SecretBox | None = None
@@ -226,119 +207,22 @@ class TwoFactor:
 
     # --- the login's second factor -------------------------------------------------
 
-    def check_login(self, user: User, code: str, hold: bool = False) -> bool:
+    def check_login(self, user: User, code: str) -> bool:
         """Accept ``code`` for a login of ``user`` whose password was right; ``False`` if not asked.
 
         ``False`` when the user has no two-factor login, ``True`` when the
         code is accepted (once). ``CodeRequired`` without a code and
-        ``WrongLoginCode`` for a wrong or used one; with ``hold``, either
-        carries the token of a login held for the browser's second page
-        (``hold``). The caller has counted the attempt, and clears the count
-        only once the session is stored: a code is only ever looked at
-        after a right password, or with a held login, which one made.
+        ``WrongLoginCode`` for a wrong or used one. The caller has counted
+        the attempt, and clears the count only once the session is stored: a
+        code is only ever looked at after a right password, or with a login
+        held for its code (``logins.HeldLogins``), which one made.
         """
         row = self._secret(user.id, confirmed=True)
         if row is None:
             return False
         if code.strip() and self._accept(row, code):
             return True
-        pending = self.hold(user) if hold else None
-        raise WrongLoginCode(pending) if code.strip() else CodeRequired(pending=pending)
-
-    def finish(
-        self, token: str | None, code: str, device: str | None = None
-    ) -> tuple[User, str, str]:
-        """Log in the user whose login ``token`` holds, with a one-time code.
-
-        The browser's second page: the password was right on the first,
-        which held the login (``hold``). The code is counted as a login's
-        attempt, on the client's device or on the account; ``CodeRequired``
-        or ``WrongLoginCode`` (carrying ``token`` again) if it is missing or
-        wrong, ``LoginOver`` once the held login has expired, been used or
-        ended by a new password. The session is stored, and the held login
-        ended, in one transaction, as a login's (``DB.start_session``), with
-        a new device cookie, and only while the account's password hash is
-        still the one the first page checked. Returns the user, the session
-        id and the device cookie.
-        """
-        held = self.held(token)
-        if token is None or held is None:
-            raise LoginOver(LOGIN_OVER)
-        try:
-            user = self._db.find_user_by(id=held.user_id)
-        except NoResultFound:  # the account was deleted meanwhile
-            raise LoginOver(LOGIN_OVER) from None
-        user_id = user.id
-        on_device = self._account.count_attempt(user, device)
-        try:
-            if not self.check_login(user, code):  # turned off since the first page
-                raise LoginOver(LOGIN_OVER)
-        except CodeRequired as error:
-            error.pending = token
-            raise
-        session_id, new_device = tokens.new_token(), tokens.new_token()
-
-        def also(connection: Connection) -> None:
-            self.release(connection, user_id, token)
-            self._devices.add(connection, user_id, new_device, device)
-
-        if not self._db.start_session(
-            user_id,
-            tokens.digest(session_id),
-            self._clock(),
-            checked_hash=held.checked_hash,
-            also=also,
-            code_checked=True,
-        ):
-            raise LoginOver(LOGIN_OVER)
-        if not on_device:
-            self._account.clear(user, None)
-        return user, session_id, new_device
-
-    def hold(self, user: User) -> str:
-        """Hold a login of the user for ``PENDING_LOGIN_TTL`` seconds; return its token.
-
-        A user has at most one: a new one replaces it. Only its digest is
-        kept, with the password hash as it was read before the password was
-        checked (``user.hashed_password``): the login ends if it changes.
-        """
-        token = tokens.new_token()
-        values = {
-            "digest": tokens.digest(token),
-            "issued_at": self._clock(),
-            "checked_hash": user.hashed_password,
-        }
-        statement = self._db.insert(PendingLogin).values(user_id=user.id, **values)
-        with self._db.engine.begin() as connection:
-            connection.execute(
-                statement.on_conflict_do_update(index_elements=[PendingLogin.user_id], set_=values)
-            )
-        return token
-
-    def held(self, token: str | None) -> Held | None:
-        """Return whose login ``token`` holds, and under which hash; ``None`` once it is over."""
-        if token is None or not tokens.SHAPE.fullmatch(token):
-            return None
-        held = select(PendingLogin.user_id, PendingLogin.checked_hash).where(
-            PendingLogin.digest == tokens.digest(token),
-            PendingLogin.issued_at > self._clock() - PENDING_LOGIN_TTL,
-        )
-        with self._db.engine.connect() as connection:
-            row = connection.execute(held).first()
-        return None if row is None else Held(row.user_id, row.checked_hash)
-
-    def release(self, connection: Connection, user_id: int, token: str) -> None:
-        """End the held login ``token`` in the transaction that starts its session.
-
-        Raises ``LoginOver`` if it is over, which rolls the session back: a
-        new password, a newer login of the user, two-factor login turned off
-        or a racing request with the same token ended it.
-        """
-        ended = delete(PendingLogin).where(
-            PendingLogin.user_id == user_id, PendingLogin.digest == tokens.digest(token)
-        )
-        if connection.execute(ended).rowcount == 0:
-            raise LoginOver(LOGIN_OVER)
+        raise WrongLoginCode() if code.strip() else CodeRequired()
 
     # --- the secret and the codes ----------------------------------------------------
 

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 from wsgiauth import api, pages, twofactor_pages
 from wsgiauth.errors import CodeRequired, LoginOver, WrongLoginCode
 from wsgiauth.http import Forbidden, HTTPError, Response, Unauthorized, set_cookie
+from wsgiauth.logins import PENDING_LOGIN_TTL
 from wsgiauth.page_answers import REFUSALS, failed, nobody, page_response, see_other
 from wsgiauth.request import Request
-from wsgiauth.twofactor import PENDING_LOGIN_TTL
 from wsgiauth.user import User
 
 if TYPE_CHECKING:  # app.py imports the page endpoints: only the type checker needs App

@@ -171,7 +171,7 @@ class PendingLogin(Base):
     The browser's second page of a login (``POST /sessions`` with a code)
     carries the token of this row in a cookie, never the password. Only its
     SHA-256 digest is kept, as for sessions. It ends when a code completes
-    it, after ``twofactor.PENDING_LOGIN_TTL`` seconds, when a new login
+    it, after ``logins.PENDING_LOGIN_TTL`` seconds, when a new login
     replaces it, and with a new password (a change or a reset): the session
     it leads to is stored only while the account's hash is still
     ``checked_hash``, the one the password was checked against, so that a
