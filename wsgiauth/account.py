@@ -74,6 +74,19 @@ class EmailToken:
     token: str
 
 
+def two_factor_rows(user_id: int) -> list[Delete]:
+    """Return the statements that delete the user's recovery codes, held login and secret.
+
+    ``rows_naming`` deletes them with the account; ``TwoFactor.turn_off``
+    alone, when two-factor login is turned off.
+    """
+    return [
+        delete(RecoveryCode).where(RecoveryCode.user_id == user_id),
+        delete(PendingLogin).where(PendingLogin.user_id == user_id),
+        delete(TotpSecret).where(TotpSecret.user_id == user_id),
+    ]
+
+
 def rows_naming(user: User) -> list[Delete]:
     """Return the statements that delete every row naming ``user``, the user's own last.
 
@@ -85,10 +98,7 @@ def rows_naming(user: User) -> list[Delete]:
     """
     return [
         delete(EmailChange).where(EmailChange.user_id == user.id),
-        # Two-factor login's rows (twofactor.py).
-        delete(RecoveryCode).where(RecoveryCode.user_id == user.id),
-        delete(PendingLogin).where(PendingLogin.user_id == user.id),
-        delete(TotpSecret).where(TotpSecret.user_id == user.id),
+        *two_factor_rows(user.id),
         delete(Device).where(Device.user_id == user.id),
         delete(TokenTimes).where(TokenTimes.user_id == user.id),
         # Not the count of reset requests for the mailbox, which ends with its

@@ -206,7 +206,7 @@ class DB:
         In the same statement the token is used up and the session ended,
         so of two requests racing with one token only one succeeds; in the
         same transaction, a login waiting for its one-time code ends
-        (``twofactor.py``): its password is no longer the password. Returns
+        (``logins.HeldLogins``): its password is no longer the password. Returns
         whether it did.
         """
         statement = (
@@ -228,7 +228,7 @@ class DB:
         Every other token of the user ends with the old password: the
         session it is replacing, the reset token, a pending change of email
         (``account.py``), a login waiting for its one-time code
-        (``twofactor.py``). One transaction, compare-and-set on the hash as in
+        (``logins.HeldLogins``). One transaction, compare-and-set on the hash as in
         ``start_session``, so that a reset or another change that landed
         while bcrypt ran is not undone. Returns whether the password changed.
         """

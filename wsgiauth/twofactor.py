@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from sqlalchemy import Delete, Update, delete, insert, not_, or_, select, update
 
 from wsgiauth import recovery, totp
-from wsgiauth.account import Account
+from wsgiauth.account import Account, two_factor_rows
 from wsgiauth.config import Settings
 from wsgiauth.db import DB
 from wsgiauth.errors import CodeRequired, TwoFactorOn, WrongCode, WrongLoginCode
 from wsgiauth.secretbox import CannotOpen, SecretBox, kept_key, new_key
-from wsgiauth.user import PendingLogin, RecoveryCode, TotpSecret, User
+from wsgiauth.user import RecoveryCode, TotpSecret, User
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,7 @@ class TwoFactor:
         row = self._secret(user.id, confirmed=False)
         if row is None:
             raise WrongCode("nothing to confirm: ask for a secret first")
-        secret = self._open(row)
-        step = None if secret is None else totp.verify(secret, code, self._clock(), row.last_step)
+        step = self._step(row, code)
         if step is None:
             raise WrongCode("wrong code")
         codes = recovery.new_codes()
@@ -197,7 +196,7 @@ class TwoFactor:
         if not self._accept(row, code):
             raise WrongCode("wrong code")
         with self._db.engine.begin() as connection:
-            for statement in self.rows_of(user.id):
+            for statement in two_factor_rows(user.id):
                 connection.execute(statement)
         self._account.clear(user, device if on_device else None)
 
@@ -232,15 +231,6 @@ class TwoFactor:
             self._box = SecretBox(sealing_key(self._settings), PURPOSE)
         return self._box
 
-    @staticmethod
-    def rows_of(user_id: int) -> list[Delete]:
-        """Return the statements that delete the user's secret, recovery codes and held login."""
-        return [
-            delete(RecoveryCode).where(RecoveryCode.user_id == user_id),
-            delete(PendingLogin).where(PendingLogin.user_id == user_id),
-            delete(TotpSecret).where(TotpSecret.user_id == user_id),
-        ]
-
     def _secret(self, user_id: int, *, confirmed: bool) -> Secret | None:
         """Return the user's secret, confirmed or waiting to be, or ``None``."""
         query = select(TotpSecret.sealed_secret, TotpSecret.last_step).where(
@@ -266,10 +256,14 @@ class TwoFactor:
             )
             return None
 
+    def _step(self, row: Secret, code: str) -> int | None:
+        """Return the TOTP step ``code`` matches, later than the last used; ``None`` if none."""
+        secret = self._open(row)
+        return None if secret is None else totp.verify(secret, code, self._clock(), row.last_step)
+
     def _accept(self, row: Secret, code: str) -> bool:
         """Accept ``code`` once for a confirmed secret: a TOTP code of it, or a recovery code."""
-        secret = self._open(row)
-        step = None if secret is None else totp.verify(secret, code, self._clock(), row.last_step)
+        step = self._step(row, code)
         used: Update | Delete
         if step is not None:
             # The compare-and-set: of two requests with one code, the first

@@ -10,7 +10,7 @@ form post like the profile's others: 303 to the profile.
 A login of such an account takes two pages. The first posts the email and
 password as ever (``browser.post_sessions_page``); when the API says a
 code is required, the answer is the code's page, and a cookie that holds
-the token of the login held on the server (``TwoFactor.hold``), never the
+the token of the login held on the server (``HeldLogins.hold``), never the
 password. The code's form posts to ``/sessions`` again, with the code
 alone: ``post_code_page`` sends it with the held login's token in place of
 the email and password, and the login ends as the first page's would have.
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 from wsgiauth import api, pages, twofactor_pages
 from wsgiauth.errors import CodeRequired, LoginOver, WrongLoginCode
-from wsgiauth.http import Forbidden, HTTPError, Response, Unauthorized, set_cookie
+from wsgiauth.http import Forbidden, HTTPError, Response, set_cookie
 from wsgiauth.logins import PENDING_LOGIN_TTL
-from wsgiauth.page_answers import REFUSALS, failed, nobody, page_response, see_other
+from wsgiauth.page_answers import REFUSALS, failed, nobody, page_response, say, see_other
 from wsgiauth.request import Request
 from wsgiauth.user import User
 
@@ -63,11 +63,12 @@ def ask_for_code(app: App, error: CodeRequired) -> Response:
     A login that sent a code, a wrong one, says so above the form.
     """
     cookies = [pending_cookie(app, error.pending, PENDING_LOGIN_TTL)] if error.pending else []
-    if isinstance(error, WrongLoginCode):
-        response = failed(error, twofactor_pages.login_code)
-        response.headers.extend(cookies)
-        return response
-    return page_response(twofactor_pages.login_code(), 401, [*Unauthorized().headers(), *cookies])
+    http = api.http_error(error)
+    assert http is not None  # api.ERRORS maps CodeRequired, WrongLoginCode with it
+    problem = pages.error(say(http)) if isinstance(error, WrongLoginCode) else ""
+    return page_response(
+        twofactor_pages.login_code(problem), http.code, [*http.headers(), *cookies]
+    )
 
 
 def post_code_page(app: App, request: Request) -> Response:
