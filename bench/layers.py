@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # wsgiauth, serve.py
 
 from data import digest, load_users
+from floor import LOOKUP_SQL
 
 import serve
 from wsgiauth import config
@@ -104,12 +105,6 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr = stderr
 
             bare = sqlite3.connect(path, check_same_thread=False)
-            lookup_sql = (
-                "SELECT users.id, users.email, users.hashed_password, users.session_id,"
-                " users.reset_token, token_times.session_issued_at FROM users"
-                " LEFT OUTER JOIN token_times ON token_times.user_id = users.id"
-                " WHERE users.session_id = ? LIMIT 1"
-            )
 
             def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
                 pass
@@ -117,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             layers: list[tuple[str, Callable[[int], object]]] = [
                 (
                     "sqlite3: the query, bare",
-                    lambda i: bare.execute(lookup_sql, (digests[i % n],)).fetchone(),
+                    lambda i: bare.execute(LOOKUP_SQL, (digests[i % n],)).fetchone(),
                 ),
                 (
                     "Tokens.lookup",

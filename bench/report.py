@@ -21,11 +21,14 @@ TARGET_MOST_USERS_VS_FEWEST = 0.8  # GET /profile at the most users / at the few
 TARGET_LOGIN_VS_BCRYPT = 0.9  # POST /sessions / bcrypt checkpw ceiling
 TARGET_FLOOD_P99_MS = 250.0  # GET /profile p99 with the most clients flooding logins
 LOGIN = "POST /sessions (login)"
+STATUS = {True: "met", False: "MISSED", None: ""}  # None: a reference, with no target
 
 
-def label(users: int | None, connections: int) -> str:
-    """Name a GET /profile run (``users``) or a hello run (``None``)."""
+def label(users: int | None, connections: int, floor: bool = False) -> str:
+    """Name a GET /profile run (``users``), a hello run (``None``) or a ``floor`` run."""
     what = "hello ceiling" if users is None else f"GET /profile, {users:,} users"
+    if floor:
+        what = f"SQLite floor, {users:,} users"
     return f"{what}, {connections} conn"
 
 
@@ -36,9 +39,13 @@ def write(results: dict[str, Any], out: Path, stem: str) -> int:
     """
     settings, samples = results["settings"], results["samples"]
     kinds = [
-        label(users, connections)
+        kind
         for connections in settings["connections"]
-        for users in [None, *settings["users"]]
+        for kind in [
+            label(None, connections),
+            label(settings["users"][0], connections, floor=True),
+            *(label(users, connections) for users in settings["users"]),
+        ]
     ]
     rows = {what: summary(samples, what) for what in [*kinds, bcrypt_ceiling.WHAT, LOGIN]}
     results["rows"] = list(rows.values())
@@ -98,8 +105,10 @@ def targets(
 ) -> list[dict[str, Any]]:
     """Set each figure next to its target (the targets table of bench/README.md)."""
 
-    def entry(name: str, value: float, target: float, by_cpu: float | None = None) -> dict:
+    def entry(name: str, value: float, target: float | None, by_cpu: float | None = None) -> dict:
         at_least = name != "flood"
+        if target is None:  # a figure to read the others by, with no target of its own
+            return {"name": name, "value": value, "target_text": "", "met": None, "by_cpu": by_cpu}
         return {
             "name": name,
             "value": value,
@@ -115,7 +124,15 @@ def targets(
     users, fewest, most = settings["users"], settings["users"][0], settings["users"][-1]
     entries = []
     for connections in settings["connections"]:
-        hello = label(None, connections)
+        hello, floor = label(None, connections), label(fewest, connections, floor=True)
+        entries.append(
+            entry(
+                f"floor {fewest:,} users / hello, {connections} conn",
+                paired_ratio(samples, floor, hello),
+                None,
+                cpu_ratio(hello, floor),
+            )
+        )
         for count in users:
             profile = label(count, connections)
             entries.append(
@@ -201,7 +218,7 @@ def table(results: dict[str, Any]) -> str:
     for entry in results["ratios"]:
         lines.append(
             f"{entry['name']:52}{entry['value']:9.2f}{entry['target_text']:>9}  "
-            f"{'met' if entry['met'] else 'MISSED':7}{cell(entry['by_cpu'], 7, '.2f')}"
+            f"{STATUS[entry['met']]:7}{cell(entry['by_cpu'], 7, '.2f')}"
         )
     if results.get("py_spy"):
         lines += ["", "py-spy, GET /profile at the most users, where the GIL time goes:"]

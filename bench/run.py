@@ -5,9 +5,10 @@
 a minute). Read top to bottom, ``main`` is the whole benchmark:
 
 1. one SQLite database per user count, in bulk (``data.py``);
-2. ``serve.py`` on each, and the hello ceiling (``hello.py``), each checked
-   to answer correctly before anything is measured (``server.py``);
-3. GET /profile and hello, at 1 and 8 connections, taking turns round
+2. ``serve.py`` on each, the hello ceiling (``hello.py``) and the floor of
+   a bare SQLite lookup (``floor.py``), each checked to answer correctly
+   before anything is measured (``server.py``);
+3. GET /profile, hello and the floor, at 1 and 8 connections, taking turns round
    after round (``load.py``, with wrk and ``load.lua``);
 4. POST /sessions and the bcrypt ceiling, taking turns (``bcrypt_ceiling.py``);
 5. GET /profile latency while clients flood logins (``flood.py``);
@@ -121,10 +122,11 @@ def main(argv: list[str] | None = None) -> int:
 
         # 2. The servers, each checked before it is measured.
         hello = Server.hello(workdir)
+        floor = Server.floor(f"users_{args.users[0]}", workdir)
         profiles = {n: Server.wsgiauth(f"users_{n}", args.bcrypt_cost, workdir) for n in args.users}
         writes = Server.wsgiauth("writes", args.bcrypt_cost, workdir)
         flooded = Server.wsgiauth("flood", args.flood_cost, workdir)
-        servers = [hello, *profiles.values(), writes, flooded]
+        servers = [hello, floor, *profiles.values(), writes, flooded]
         pool = multiprocessing.Pool(os.cpu_count())
         try:
             for server in servers:
@@ -133,21 +135,24 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait_ready()
             hello.check("/", "", '"hello"')
             checks = [(profiles[n], f"users_{n}") for n in args.users]
+            checks.append((floor, f"users_{args.users[0]}"))
             for server, name in [*checks, (writes, "writes"), (flooded, "flood")]:
                 user_id, session_id = max(sessions[name].items())  # not one that logs in below
                 server.check("/profile", session_id, email_of(user_id))
 
-            # 3. GET /profile and hello, in turns. hello gets the very requests
-            # the fewest users get; every server is warmed up first.
+            # 3. GET /profile, hello and the floor, in turns. hello and the floor get
+            # the very requests the fewest users get; every server is warmed up first.
             loads = {
                 users: Load("GET", "/profile", cookies=tuple(sessions[f"users_{users}"].values()))
                 for users in args.users
             }
-            profile_runs = [(None, hello, loads[args.users[0]])]
-            profile_runs += [(users, profiles[users], loads[users]) for users in args.users]
+            fewest = args.users[0]
+            profile_runs = [(None, False, hello, loads[fewest])]
+            profile_runs += [(fewest, True, floor, loads[fewest])]
+            profile_runs += [(users, False, profiles[users], loads[users]) for users in args.users]
             warm_up = max(1.0, args.duration / 3)
             print(f"warming up, {warm_up:g} s each ({generator.name})", flush=True)
-            for _users, server, load in profile_runs:
+            for _users, _is_floor, server, load in profile_runs:
                 generator.run(server, load, warm_up, max_connections, "warm-up", 0)
             largest = profiles[args.users[-1]]
             rss_before = largest.rss_mb()
@@ -160,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             print("GET /profile and the hello ceiling, in turns:", flush=True)
             samples = interleave(
                 [
-                    run(server, load, args.duration, connections, label(users, connections))
-                    for connections in args.connections
-                    for users, server, load in profile_runs
+                    run(server, load, args.duration, conns, label(users, conns, is_floor))
+                    for conns in args.connections
+                    for users, is_floor, server, load in profile_runs
                 ],
                 args.rounds,
             )

@@ -31,6 +31,12 @@ class Server:
         return cls("hello", ROOT / "bench" / "hello.py", dict(os.environ), workdir)
 
     @classmethod
+    def floor(cls, database: str, workdir: Path) -> "Server":
+        """Return ``bench/floor.py`` on the SQLite file ``workdir/<database>.sqlite``."""
+        env = os.environ | {"WSGIAUTH_DATABASE_URL": f"sqlite:///{workdir}/{database}.sqlite"}
+        return cls(f"floor_{database}", ROOT / "bench" / "floor.py", env, workdir)
+
+    @classmethod
     def wsgiauth(cls, database: str, bcrypt_cost: int, workdir: Path) -> "Server":
         """Return ``serve.py`` on the SQLite file ``workdir/<database>.sqlite``."""
         env = os.environ | {
