@@ -9,7 +9,7 @@ tested in test_tokens.py; the reset pages in test_browser.py.
 import pytest
 from helpers import FakeClock, new_session, stored_hash, timed_auth, wrong
 
-from wsgiauth.auth import TooManyAttempts
+from wsgiauth.auth import InvalidEmailToken, TooManyAttempts
 from wsgiauth.db import DB
 
 
@@ -76,6 +76,24 @@ def test_a_password_reset_ends_the_session_and_clears_login_failures(
     for _ in range(2):
         assert wrong(auth, "bob@bob.com", "wrong")
     assert new_session(auth, "bob@bob.com", "new")
+
+
+def test_a_password_reset_ends_the_pending_change_of_email(db: DB, clock: FakeClock) -> None:
+    # The change was asked with the old password, as whoever knew it might
+    # have; a reset is how the owner takes the account back, so it ends.
+    auth = timed_auth(db, clock)
+    auth.register_user("bob@bob.com", "old")
+    session_id = new_session(auth, "bob@bob.com", "old")
+    bob = auth.get_user_from_session_id(session_id)
+    assert bob is not None
+    change = auth.request_email_change(bob, "eve@evil.example", "old")
+    token = auth.get_reset_password_token("bob@bob.com")
+    auth.update_password(token, "new", email="bob@bob.com")
+    bob = auth.get_user_from_session_id(new_session(auth, "bob@bob.com", "new"))
+    assert bob is not None
+    with pytest.raises(InvalidEmailToken):
+        auth.change_email(bob, change.token)
+    assert db.find_user_by(id=bob.id).email == "bob@bob.com"
 
 
 def test_a_reset_with_another_email_leaves_the_session(db: DB, clock: FakeClock) -> None:

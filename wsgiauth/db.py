@@ -204,10 +204,12 @@ class DB:
         """Set a new password if the user's reset token is still ``reset_digest``.
 
         In the same statement the token is used up and the session ended,
-        so of two requests racing with one token only one succeeds; in the
-        same transaction, a login waiting for its one-time code ends
-        (``logins.HeldLogins``): its password is no longer the password. Returns
-        whether it did.
+        so of two requests racing with one token only one succeeds. In the
+        same transaction end what the old password started, as a change of
+        password does: a pending change of email (``account.py``) and a
+        login waiting for its one-time code (``logins.HeldLogins``). A reset
+        is how an owner takes the account back from whoever knew the
+        password. Returns whether it did.
         """
         statement = (
             update(User)
@@ -217,6 +219,7 @@ class DB:
         with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
+            connection.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
             connection.execute(delete(PendingLogin).where(PendingLogin.user_id == user_id))
         return True
 

@@ -74,9 +74,10 @@ class Resets:
     ) -> None:
         """Set a new password with a reset token, which then stops working.
 
-        The reset also ends the user's session and every device cookie, and
-        clears their failed logins. With ``email``, the token must be that
-        user's; ``client`` is the address the bcrypt slot is taken for.
+        The reset also ends the user's session, a pending change of email
+        and every device cookie, and clears their failed logins. With
+        ``email``, the token must be that user's; ``client`` is the address
+        the bcrypt slot is taken for.
         """
         self._passwords.check_policy(password)
         user = self.user_of(reset_token)
