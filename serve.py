@@ -42,6 +42,11 @@ from wsgiauth.trace import traced
 # connection before the app sees it; between the app's MAX_BODY_BYTES and
 # this, the app answers a JSON 413 without reading the body.
 MAX_UPLOAD_BYTES = 1024 * 1024
+# Worker threads, at the least. A request waiting for a bcrypt slot holds a
+# thread while it waits (up to a second), so there should be two more than
+# the slots: logins waiting for a slot must not hold every thread while
+# GET /profile waits behind them (see worker_threads).
+MIN_THREADS = 4
 # waitress warns "Task queue depth is N" on every request that waits for a
 # free thread: under load, one such line every this many seconds is plenty.
 QUEUE_WARNING_INTERVAL_SECONDS = 10.0
@@ -196,7 +201,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve wsgiauth with waitress.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port (0: any free port)")
-    parser.add_argument("--threads", type=int, default=4, help="worker threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help=f"worker threads (default: the bcrypt slots plus two, at least {MIN_THREADS})",
+    )
     parser.add_argument(
         "--production",
         action="store_true",
@@ -242,7 +252,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
-        "threads": args.threads,
+        "threads": args.threads or MIN_THREADS,
         "max_request_body_size": MAX_UPLOAD_BYTES,
         "connection_limit": connection_limit(),
         "channel_timeout": CHANNEL_TIMEOUT_SECONDS,
@@ -256,6 +266,28 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
             clear_untrusted_proxy_headers=True,
         )
     return options
+
+
+def worker_threads(asked: int | None, bcrypt_slots: int) -> int:
+    """Return how many worker threads to run: ``asked`` (``--threads``), or enough for the slots.
+
+    Enough is the bcrypt slots plus two, and at least ``MIN_THREADS``: with
+    fewer, logins that wait for a slot can hold every thread, and every
+    other request waits behind them. A smaller ``--threads`` is kept, with
+    a warning that says so.
+    """
+    enough = max(MIN_THREADS, bcrypt_slots + 2)
+    if asked is None:
+        return enough
+    if asked < bcrypt_slots + 2:
+        logging.getLogger("wsgiauth").warning(
+            "--threads %d: with %d bcrypt slots, logins waiting for a slot can hold every"
+            " thread; use at least %d",
+            asked,
+            bcrypt_slots,
+            bcrypt_slots + 2,
+        )
+    return asked
 
 
 def connection_limit(wanted: int = CONNECTION_LIMIT) -> int:
@@ -297,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SQLAlchemyError) as error:
         log.error("cannot start: %s", error)
         return 2
+    args.threads = worker_threads(args.threads, settings.bcrypt_slots)
     outbox = Outbox(settings) if settings.production else None
     app = create_app(auth, outbox)
     if args.trace:
@@ -315,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     server.print_listen("Serving on http://{}:{}")
     sys.stdout.flush()
-    log.info("%s mode%s", settings.mode, ", tracing requests" if args.trace else "")
+    tracing = ", tracing requests" if args.trace else ""
+    log.info("%s mode, %d worker threads%s", settings.mode, args.threads, tracing)
     server.run()  # returns after Ctrl-C or SIGTERM
     if outbox is not None:
         outbox.close()

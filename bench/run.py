@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flood-clients", default="4,16", help="clients flooding logins (4,16)")
     parser.add_argument("--flood-cost", type=int, default=12, help="bcrypt cost under flood (12)")
     parser.add_argument("--flood-duration", type=float, help="seconds per flood (10; quick: 4)")
-    parser.add_argument("--threads", type=int, default=4, help="waitress threads (serve.py's 4)")
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads (4)")
     parser.add_argument("--sessions", type=int, default=1000, help="sessions the load goes round")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--py-spy", action="store_true", help="then profile GET /profile")

@@ -1150,6 +1150,37 @@ def test_the_connection_limit_fits_the_open_file_limit(
     assert ("200 connections at once, not 900" in done.stderr) == (allowed < 900)
 
 
+@pytest.mark.parametrize(
+    ("asked", "slots", "threads", "warned"),
+    [
+        pytest.param(None, 2, 4, False, id="default-two-cores"),
+        pytest.param(None, 1, 4, False, id="default-at-least-4"),
+        pytest.param(None, 8, 10, False, id="default-slots-plus-two"),
+        pytest.param(4, 2, 4, False, id="enough"),
+        pytest.param(3, 2, 3, True, id="too-few-kept-and-warned"),
+    ],
+)
+def test_worker_threads_leave_two_beyond_the_bcrypt_slots(
+    asked: int | None, slots: int, threads: int, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    serve = load_serve()
+    with caplog.at_level(logging.WARNING, logger="wsgiauth"):
+        assert serve.worker_threads(asked, slots) == threads
+    assert ("use at least 4" in caplog.text) == warned
+
+
+def test_serve_runs_the_bcrypt_slots_plus_two_threads(db_url: str) -> None:
+    # A request waiting for a bcrypt slot holds a worker thread: with 6
+    # slots, the 4 threads of before could all be held by waiting logins.
+    with Server(db_url, env={"WSGIAUTH_BCRYPT_SLOTS": "6"}) as server:
+        log = server.stop()
+    assert "INFO wsgiauth development mode, 8 worker threads" in log, log
+    with Server(db_url, "--threads", "3", env={"WSGIAUTH_BCRYPT_SLOTS": "2"}) as server:
+        log = server.stop()
+    assert "WARNING wsgiauth --threads 3: with 2 bcrypt slots" in log, log
+    assert "development mode, 3 worker threads" in log, log
+
+
 # --- 12. the account under attack (SECURITY.md, "account changes") ------------------------------
 
 
