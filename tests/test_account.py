@@ -21,7 +21,7 @@ from helpers import (
 )
 
 from wsgiauth import totp
-from wsgiauth.account import EMAIL_TOKEN_TTL, rows_naming
+from wsgiauth.account import rows_naming
 from wsgiauth.auth import (
     Auth,
     CodeRequired,
@@ -198,14 +198,17 @@ def test_the_token_works_only_with_the_session_of_who_asked(auth: Auth) -> None:
     assert auth.change_email(bob, change.token) == "bob@new.example"
 
 
-def test_the_token_lasts_an_hour(auth: Auth, clock: FakeClock) -> None:
+def test_the_token_lasts_email_token_ttl(db: DB, clock: FakeClock) -> None:
+    ttl = 120  # an hour by default (test_config.py)
+    auth = timed_auth(db, clock, email_token_ttl=ttl)
+    auth.register_user(BOB, "pw")
     bob = user(auth, new_session(auth, BOB))
     change = auth.request_email_change(bob, "bob@new.example", "pw")
-    clock.advance(EMAIL_TOKEN_TTL)
+    clock.advance(ttl)
     with pytest.raises(InvalidEmailToken):
         auth.change_email(bob, change.token)
     change = auth.request_email_change(bob, "bob@new.example", "pw")
-    clock.advance(EMAIL_TOKEN_TTL - 1)
+    clock.advance(ttl - 1)
     assert auth.change_email(bob, change.token) == "bob@new.example"
 
 

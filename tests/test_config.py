@@ -15,6 +15,7 @@ def test_default_settings_are_the_documented_ones() -> None:
     settings = config.Settings()
     assert settings.session_ttl == 14 * DAY == 1_209_600
     assert settings.reset_token_ttl == 3600
+    assert settings.email_token_ttl == 3600
     assert settings.login_failure_limit == 10
     assert settings.login_failure_window == 900
     assert settings.password_min_length == 1
@@ -57,6 +58,7 @@ def test_load_reads_every_number() -> None:
     env = {
         "WSGIAUTH_SESSION_TTL": "60",
         "WSGIAUTH_RESET_TOKEN_TTL": "61",
+        "WSGIAUTH_EMAIL_TOKEN_TTL": "64",
         "WSGIAUTH_LOGIN_FAILURE_LIMIT": "3",
         "WSGIAUTH_LOGIN_FAILURE_WINDOW": "62",
         "WSGIAUTH_RESET_REQUEST_LIMIT": "4",
@@ -68,13 +70,14 @@ def test_load_reads_every_number() -> None:
     assert (
         settings.session_ttl,
         settings.reset_token_ttl,
+        settings.email_token_ttl,
         settings.login_failure_limit,
         settings.login_failure_window,
         settings.reset_request_limit,
         settings.reset_request_window,
         settings.password_min_length,
         settings.smtp_port,
-    ) == (60, 61, 3, 62, 4, 63, 12, 2525)
+    ) == (60, 61, 64, 3, 62, 4, 63, 12, 2525)
 
 
 @pytest.mark.parametrize(
@@ -131,6 +134,7 @@ def test_production_needs_the_smtp_settings():
 NUMBER_VARIABLES = [
     "WSGIAUTH_SESSION_TTL",
     "WSGIAUTH_RESET_TOKEN_TTL",
+    "WSGIAUTH_EMAIL_TOKEN_TTL",
     "WSGIAUTH_LOGIN_FAILURE_LIMIT",
     "WSGIAUTH_LOGIN_FAILURE_WINDOW",
     "WSGIAUTH_RESET_REQUEST_LIMIT",

@@ -61,10 +61,6 @@ from wsgiauth.user import (
     User,
 )
 
-# How long the token for a new email works, in seconds: an hour, as a
-# reset token by default. A change not confirmed by then is asked again.
-EMAIL_TOKEN_TTL = 3600
-
 
 @dataclass(frozen=True)
 class EmailToken:
@@ -210,8 +206,8 @@ class Account:
     def change_email(self, user: User, token: str) -> str:
         """Make ``user``'s pending change of email with its token; return the new email.
 
-        The token must be this user's, issued less than ``EMAIL_TOKEN_TTL``
-        seconds ago, and unused: else ``InvalidToken``. One transaction uses
+        The token must be this user's, issued less than ``email_token_ttl``
+        seconds ago (a setting), and unused: else ``InvalidToken``. One transaction uses
         it up, changes the email and ends the reset token, which was mailed
         to the old address. ``EmailTaken`` if the new email got an account
         meanwhile; the token then stays usable.
@@ -223,7 +219,7 @@ class Account:
             .where(
                 EmailChange.user_id == user.id,
                 EmailChange.digest == tokens.digest(token),
-                EmailChange.issued_at > self._clock() - EMAIL_TOKEN_TTL,
+                EmailChange.issued_at > self._clock() - self._throttle.settings.email_token_ttl,
             )
             .returning(EmailChange.new_email)
         )

@@ -19,7 +19,6 @@ from email.message import EmailMessage
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from wsgiauth.account import EMAIL_TOKEN_TTL
 from wsgiauth.errors import (
     Busy,
     CodeRequired,
@@ -208,7 +207,7 @@ def post_profile_email(app: App, request: Request) -> Answer:
     )
     if app.outbox is None:
         return Answer({"email": change.email, "email_token": change.token})
-    minutes = EMAIL_TOKEN_TTL // 60
+    minutes = app.settings.email_token_ttl // 60
     app.outbox.post(
         change.email,
         lambda: email_token_message(app.settings, change.email, change.token, minutes),

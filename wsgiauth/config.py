@@ -61,6 +61,9 @@ class Settings:
     # sheet suggests hours to days for a low-risk service.
     session_ttl: int = 14 * _DAY
     reset_token_ttl: int = 3600
+    # How long the token for a new email works: a change not confirmed by
+    # then is asked again, with the password.
+    email_token_ttl: int = 3600
     # How long a device cookie gives its client an allowance of its own,
     # from the login that set it (SECURITY.md, "device cookies").
     device_ttl: int = _YEAR
@@ -131,6 +134,7 @@ _NUMBERS = {
     "bcrypt_slots": (1, 1024),
     "session_ttl": (1, _YEAR),
     "reset_token_ttl": (1, _DAY),
+    "email_token_ttl": (1, _DAY),
     "device_ttl": (1, 400 * _DAY),  # browsers cap a cookie's Max-Age at 400 days
     "login_failure_limit": (1, 10**6),
     "login_failure_window": (1, _DAY),
