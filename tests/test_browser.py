@@ -12,6 +12,7 @@ itself in test_pages.py; tests/test_chromium.py goes through the same
 flows in a real Chromium.
 """
 
+import logging
 import re
 import uuid
 
@@ -559,6 +560,27 @@ def test_an_unknown_path_is_an_html_404_page(app, path):
     assert "There is no page at this address." in page.text
     assert "/" in page.links
     assert path not in page.text
+
+
+@pytest.mark.parametrize("path", ["/profile", "/nowhere"])
+def test_an_unexpected_error_is_an_html_500_page_and_logged(app, auth, monkeypatch, caplog, path):
+    register(app)
+    cookie = log_in(app)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(auth, "get_user_from_session_id", broken)
+    with caplog.at_level(logging.ERROR):
+        page = page_of(browse(app, "GET", path, cookie=cookie), 500)
+    assert "Something went wrong on our side" in page.text
+    assert "/" in page.links
+    assert "boom" not in page.text  # the traceback is for the log, not the visitor
+    assert f"internal error answering GET {path}" in caplog.text
+    assert "RuntimeError: boom" in caplog.text
+    assert cookie.partition("=")[2] not in caplog.text
+    monkeypatch.undo()
+    page_of(browse(app, "GET", "/profile", cookie=cookie), 200)
 
 
 def test_a_failed_registration_leaves_users_in_the_bar_where_enter_shows_the_form(app):

@@ -16,7 +16,7 @@ A request travels through it in this order:
 4. Whatever says no on the way is an exception with a name: an
    ``HTTPError``, or one of ``Auth``'s errors, which ``api.ERRORS`` maps to
    an HTTP error. Either becomes a JSON answer here; any other exception
-   is logged and becomes a JSON 500.
+   is logged and becomes a 500: JSON, or a page for a browser.
 5. ``__call__`` hands the status line and headers to ``start_response``
    and returns the body (none for ``HEAD``).
 
@@ -28,11 +28,12 @@ and the headers every answer and every page carries.
 import logging
 from typing import Any
 
-from wsgiauth import api, browser
+from wsgiauth import api, browser, pages
 from wsgiauth.auth import Auth
 from wsgiauth.http import Response, json_response
 from wsgiauth.mail import Outbox
 from wsgiauth.middleware import protect
+from wsgiauth.page_answers import page_response
 from wsgiauth.request import Request, StartResponse, WSGIApplication
 from wsgiauth.routing import Router
 
@@ -86,7 +87,7 @@ class App:
         try:
             response = self.respond(request, page)
         except Exception as error:
-            response = self.error_response(error, request)
+            response = self.error_response(error, request, page is not None and request.wants_html)
         if page is not None:
             # RFC 9110 §12.5.5: this URL answers according to Accept, so a
             # cache must not give a browser's page to curl, or the reverse.
@@ -120,11 +121,18 @@ class App:
             return answer
         return json_response(answer.data, answer.code, answer.headers)
 
-    def error_response(self, error: Exception, request: Request) -> Response:
-        """Turn an exception into its JSON answer; log the unexpected ones."""
+    def error_response(self, error: Exception, request: Request, html: bool = False) -> Response:
+        """Turn an exception into its JSON answer; log the unexpected ones.
+
+        An unexpected one is a 500, and with ``html`` (a browser, at a URL
+        that has a page) the page that says so: the traceback is only in
+        the log.
+        """
         http = api.http_error(error)
         if http is not None:
             return json_response({"message": http.message}, http.code, http.headers())
         # Only the method and path: the form and cookies hold secrets.
         log.error("internal error answering %s %s", request.method, request.path, exc_info=error)
+        if html:
+            return page_response(pages.server_error(), 500)
         return json_response({"message": "internal server error"}, 500)

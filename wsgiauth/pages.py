@@ -258,6 +258,15 @@ def not_found(who: str = "") -> str:
     )
 
 
+def server_error() -> str:
+    """Return the page of an unexpected error (500): nobody is named, nothing is looked up."""
+    return document(
+        "Something went wrong",
+        "<p>Something went wrong on our side, and it has been logged. Try again in a"
+        ' moment, or <a href="/">go to the home page</a>.</p>\n',
+    )
+
+
 def see_other(location: str) -> str:
     """Return the body of a 303: RFC 9110 §15.4.4 suggests a short note with a link."""
     return document(
