@@ -17,9 +17,7 @@ SQLite call, and which is wsgiauth's own (bench/README.md).
 
 import hashlib
 import json
-import logging
 import os
-import signal
 import sqlite3
 import sys
 import threading
@@ -28,10 +26,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from waitress.server import create_server
-
 # serve.py lives at the top of the repository, beside this folder.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hello import serve_bare
 
 import serve
 from wsgiauth.config import Settings
@@ -73,15 +71,10 @@ def floor_app(path: str) -> Callable[[dict[str, Any], Callable[..., Any]], Itera
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve ``floor_app`` with serve.py's waitress settings until SIGTERM or Ctrl-C."""
+    """Serve ``floor_app`` as hello is served (``hello.serve_bare``), until SIGTERM or Ctrl-C."""
     args = serve.parse_args(argv)
-    logging.disable(logging.CRITICAL)  # as hello: logging is the service's cost
     path = os.environ["WSGIAUTH_DATABASE_URL"].removeprefix("sqlite:///")
-    server = create_server(floor_app(path), **serve.server_options(args))
-    signal.signal(signal.SIGTERM, serve.stop)
-    print(f"Serving on http://{server.effective_host}:{server.effective_port}", flush=True)
-    server.run()
-    return 0
+    return serve_bare(floor_app(path), args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ nothing else. Whatever wsgiauth costs on top of this counts against it:
 routing, the database, and the access log too.
 """
 
+import argparse
 import logging
 import signal
 import sys
@@ -36,16 +37,23 @@ def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterab
     return [BODY]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve ``hello`` with serve.py's waitress settings until SIGTERM or Ctrl-C."""
-    args = serve.parse_args(argv)
+def serve_bare(app: Callable[..., Iterable[bytes]], args: argparse.Namespace) -> int:
+    """Serve ``app`` with serve.py's waitress settings, logging nothing, until SIGTERM or Ctrl-C.
+
+    Also the floor's (``floor.py``).
+    """
     logging.disable(logging.CRITICAL)  # no logging at all: that is the service's cost
-    server = create_server(hello, **serve.server_options(args))
+    server = create_server(app, **serve.server_options(args))
     signal.signal(signal.SIGTERM, serve.stop)
     # waitress's own print_listen() goes through logging, so say it here.
     print(f"Serving on http://{server.effective_host}:{server.effective_port}", flush=True)
     server.run()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve ``hello`` with serve.py's waitress settings until SIGTERM or Ctrl-C."""
+    return serve_bare(hello, serve.parse_args(argv))
 
 
 if __name__ == "__main__":
