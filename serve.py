@@ -276,16 +276,16 @@ def worker_threads(asked: int | None, bcrypt_slots: int) -> int:
     other request waits behind them. A smaller ``--threads`` is kept, with
     a warning that says so.
     """
-    enough = max(MIN_THREADS, bcrypt_slots + 2)
+    needed = bcrypt_slots + 2
     if asked is None:
-        return enough
-    if asked < bcrypt_slots + 2:
+        return max(MIN_THREADS, needed)
+    if asked < needed:
         logging.getLogger("wsgiauth").warning(
             "--threads %d: with %d bcrypt slots, logins waiting for a slot can hold every"
             " thread; use at least %d",
             asked,
             bcrypt_slots,
-            bcrypt_slots + 2,
+            needed,
         )
     return asked
 

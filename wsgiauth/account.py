@@ -207,9 +207,9 @@ class Account:
         """Make ``user``'s pending change of email with its token; return the new email.
 
         The token must be this user's, issued less than ``email_token_ttl``
-        seconds ago (a setting), and unused: else ``InvalidToken``. One transaction uses
-        it up, changes the email and ends the reset token, which was mailed
-        to the old address. ``EmailTaken`` if the new email got an account
+        seconds ago (a setting), and unused: else ``InvalidToken``. One
+        transaction uses it up, changes the email and ends the reset token,
+        which was mailed to the old address. ``EmailTaken`` if the new email got an account
         meanwhile; the token then stays usable.
         """
         if not tokens.SHAPE.fullmatch(token):

@@ -205,11 +205,11 @@ class DB:
 
         In the same statement the token is used up and the session ended,
         so of two requests racing with one token only one succeeds. In the
-        same transaction end what the old password started, as a change of
-        password does: a pending change of email (``account.py``) and a
-        login waiting for its one-time code (``logins.HeldLogins``). A reset
-        is how an owner takes the account back from whoever knew the
-        password. Returns whether it did.
+        same transaction, what the old password started ends, as at a change
+        of password: a pending change of email (``account.py``) and a login
+        waiting for its one-time code (``logins.HeldLogins``). A reset is how
+        an owner takes the account back from whoever knew the password.
+        Returns whether it did.
         """
         statement = (
             update(User)
