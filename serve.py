@@ -203,7 +203,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5000, help="port (0: any free port)")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive,
         default=None,
         help=f"worker threads (default: the bcrypt slots plus two, at least {MIN_THREADS})",
     )
@@ -227,6 +227,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def positive(text: str) -> int:
+    """Check a ``--threads`` value: a whole number, at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return number
+
+
 def ip_address(text: str) -> str:
     """Check a ``--trusted-proxy`` value: one IP address, in waitress's spelling.
 
@@ -243,6 +254,8 @@ def ip_address(text: str) -> str:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """Return the keyword arguments for waitress's ``create_server``.
 
+    ``args.threads`` is the number ``worker_threads`` decided.
+
     With ``--trusted-proxy``, waitress rewrites the environ from the proxy's
     headers when, and only when, the connection comes from that address;
     ``clear_untrusted_proxy_headers`` drops every ``X-Forwarded-*`` and
@@ -252,7 +265,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
-        "threads": args.threads or MIN_THREADS,
+        "threads": args.threads,
         "max_request_body_size": MAX_UPLOAD_BYTES,
         "connection_limit": connection_limit(),
         "channel_timeout": CHANNEL_TIMEOUT_SECONDS,

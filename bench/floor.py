@@ -7,7 +7,7 @@ hello ceiling (``hello.py``) it takes serve.py's command line and
 ``create_server`` arguments, and logs nothing. Its one app answers every
 request as GET /profile must at the least: the session cookie's SHA-256
 digest looked up with wsgiauth's own query, on a ``sqlite3`` connection of
-the thread's own, and the email in JSON; 401 when no live session matches.
+the thread's own, and the email in JSON; 403 when no live session matches.
 No routing, no request object, no pool, no middleware, no access log.
 
 Between hello and wsgiauth, it says which part of GET /profile's cost is
@@ -43,7 +43,7 @@ LOOKUP_SQL = (
     " WHERE users.session_id = ? LIMIT 1"
 )
 SESSION_TTL = Settings.session_ttl  # the default, as serve.py runs in the benchmark
-UNAUTHORIZED = b'{"message": "not logged in"}\n'
+FORBIDDEN = b'{"message": "not logged in"}\n'
 
 
 def floor_app(path: str) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
@@ -51,7 +51,7 @@ def floor_app(path: str) -> Callable[[dict[str, Any], Callable[..., Any]], Itera
     local = threading.local()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Answer with the email of the session in the cookie, or 401 (PEP 3333)."""
+        """Answer with the email of the session in the cookie, or 403 (PEP 3333)."""
         connection = getattr(local, "connection", None)
         if connection is None:
             connection = local.connection = sqlite3.connect(path)
@@ -60,7 +60,7 @@ def floor_app(path: str) -> Callable[[dict[str, Any], Callable[..., Any]], Itera
         digest = hashlib.sha256(session_id.encode("utf-8")).hexdigest()
         row = connection.execute(LOOKUP_SQL, (digest,)).fetchone()
         if row is None or row[5] is None or row[5] <= time.time() - SESSION_TTL:
-            status, body = "401 Unauthorized", UNAUTHORIZED
+            status, body = "403 Forbidden", FORBIDDEN
         else:
             status, body = "200 OK", json.dumps({"email": row[1]}).encode("utf-8") + b"\n"
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]

@@ -454,7 +454,7 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
     from waitress.adjustments import Adjustments
 
     serve = seed.load_serve()
-    plain = serve.server_options(serve.parse_args([]))
+    plain = serve.server_options(serve.parse_args(["--threads", "4"]))
     assert plain == {
         "host": "127.0.0.1",
         "port": 5000,
@@ -465,7 +465,9 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
         "channel_timeout": serve.CHANNEL_TIMEOUT_SECONDS,
         "cleanup_interval": serve.CLEANUP_INTERVAL_SECONDS,
     }
-    options = serve.server_options(serve.parse_args(["--trusted-proxy", "127.0.0.1"]))
+    options = serve.server_options(
+        serve.parse_args(["--threads", "4", "--trusted-proxy", "127.0.0.1"])
+    )
     assert options == {
         **plain,
         "trusted_proxy": "127.0.0.1",

@@ -90,13 +90,15 @@ def test_a_relay_decodes_an_encoded_word_in_rcpt_to_itself(smtp):
 
 
 def test_the_email_token_mail_links_to_the_confirmation_with_the_token():
-    settings = config.Settings(mail_from="a@b.c", public_url="https://auth.example.com")
-    message = email_token_message(settings, "new@example.com", "0f5f2d5e", 60)
+    settings = config.Settings(
+        mail_from="a@b.c", public_url="https://auth.example.com", email_token_ttl=1800
+    )
+    message = email_token_message(settings, "new@example.com", "0f5f2d5e")
     text = message.get_content()
     assert message["To"] == "new@example.com"
     assert "https://auth.example.com/profile/email?email_token=0f5f2d5e\n" in text
-    assert "Your email token: 0f5f2d5e" in text and "within 60 minutes" in text
-    bare = email_token_message(config.Settings(mail_from="a@b.c"), "new@example.com", "0f5", 60)
+    assert "Your email token: 0f5f2d5e" in text and "within 30 minutes" in text
+    bare = email_token_message(config.Settings(mail_from="a@b.c"), "new@example.com", "0f5")
     assert "http" not in bare.get_content()
 
 

@@ -1169,6 +1169,13 @@ def test_worker_threads_leave_two_beyond_the_bcrypt_slots(
     assert ("use at least 4" in caplog.text) == warned
 
 
+@pytest.mark.parametrize("threads", ["0", "-2", "four", ""])
+def test_threads_below_one_are_refused_at_the_command_line(threads: str) -> None:
+    serve = load_serve()
+    with pytest.raises(SystemExit):
+        serve.parse_args(["--threads", threads])
+
+
 def test_serve_runs_the_bcrypt_slots_plus_two_threads(db_url: str) -> None:
     # A request waiting for a bcrypt slot holds a worker thread: with 6
     # slots, the 4 threads of before could all be held by waiting logins.

@@ -207,10 +207,8 @@ def post_profile_email(app: App, request: Request) -> Answer:
     )
     if app.outbox is None:
         return Answer({"email": change.email, "email_token": change.token})
-    minutes = app.settings.email_token_ttl // 60
     app.outbox.post(
-        change.email,
-        lambda: email_token_message(app.settings, change.email, change.token, minutes),
+        change.email, lambda: email_token_message(app.settings, change.email, change.token)
     )
     notify(app, user.email, "email_changing", change.email)
     return Answer({"email": change.email, "message": NEW_EMAIL_MAILED})

@@ -122,11 +122,11 @@ class App:
         return json_response(answer.data, answer.code, answer.headers)
 
     def error_response(self, error: Exception, request: Request, html: bool = False) -> Response:
-        """Turn an exception into its JSON answer; log the unexpected ones.
+        """Turn an exception into its answer; log the unexpected ones.
 
-        An unexpected one is a 500, and with ``html`` (a browser, at a URL
-        that has a page) the page that says so: the traceback is only in
-        the log.
+        A refusal is the API's JSON. An unexpected error is a 500: JSON, or
+        with ``html`` (a browser, at a URL that has a page) the page that
+        says so; the traceback is only in the log.
         """
         http = api.http_error(error)
         if http is not None:

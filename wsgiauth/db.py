@@ -219,8 +219,7 @@ class DB:
         with self.engine.begin() as connection:
             if connection.execute(statement).rowcount == 0:
                 return False
-            connection.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
-            connection.execute(delete(PendingLogin).where(PendingLogin.user_id == user_id))
+            _end_what_the_old_password_started(connection, user_id)
         return True
 
     def change_password(
@@ -244,8 +243,7 @@ class DB:
             if connection.execute(statement).rowcount == 0:
                 return False
             self.set_time(connection, user_id, "session_issued_at", issued_at)
-            connection.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
-            connection.execute(delete(PendingLogin).where(PendingLogin.user_id == user_id))
+            _end_what_the_old_password_started(connection, user_id)
         return True
 
     def ping(self) -> bool:
@@ -290,6 +288,16 @@ def _check_storable(**values: Any) -> None:
         length = getattr(User.__table__.columns[name].type, "length", None)
         if length is not None and len(value) > length:
             raise ValueError(f"{name} must be at most {length} characters")
+
+
+def _end_what_the_old_password_started(connection: Connection, user_id: int) -> None:
+    """Delete the user's pending change of email and a login held for its code.
+
+    Both were asked for with the old password: a new one, by a reset or a
+    change, ends them, in its own transaction.
+    """
+    for table in (EmailChange, PendingLogin):
+        connection.execute(delete(table).where(table.user_id == user_id))
 
 
 def _create_engine(url: str) -> Engine:

@@ -77,13 +77,14 @@ def no_account_message(settings: Settings, to: str) -> EmailMessage:
     )
 
 
-def email_token_message(settings: Settings, to: str, token: str, minutes: int) -> EmailMessage:
+def email_token_message(settings: Settings, to: str, token: str) -> EmailMessage:
     """Write the email that carries the token for a change of email, to the new email.
 
     Whoever confirms the change shows that they read this mailbox. The
     token works only with the session that asked for it, so its link may
     carry it: anyone else who sees the link can do nothing with it.
     """
+    minutes = settings.email_token_ttl // 60
     link = _link(settings, "/profile/email?" + urlencode({"email_token": token}))
     browser = (
         f"To confirm in the browser where you are logged in, open this link:\n\n{link}\n\n"

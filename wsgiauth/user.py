@@ -85,8 +85,8 @@ class EmailChange(Base):
 
     The token that confirms it goes to the new email (``account.py``); only
     its SHA-256 digest is kept, as for sessions and reset tokens. A new
-    request replaces the row; the change, a new password or the account's
-    deletion removes it.
+    request replaces the row; the change, a new password (a change or a
+    reset) or the account's deletion removes it.
     """
 
     __tablename__ = "email_changes"
