@@ -254,7 +254,8 @@ def ip_address(text: str) -> str:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """Return the keyword arguments for waitress's ``create_server``.
 
-    ``args.threads`` is the number ``worker_threads`` decided.
+    ``args.threads`` is the number ``worker_threads`` decided, which
+    ``main`` puts there: ``--threads`` itself may be left out.
 
     With ``--trusted-proxy``, waitress rewrites the environ from the proxy's
     headers when, and only when, the connection comes from that address;
@@ -262,6 +263,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     ``Forwarded`` header it does not believe, so that the app never sees
     one a client made up.
     """
+    assert args.threads is not None, "worker_threads decides the threads first"
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,

@@ -386,7 +386,8 @@ def echo_server(*args: str) -> Iterator[str]:
     from waitress.server import create_server
 
     serve = seed.load_serve()
-    server = create_server(echo, **serve.server_options(serve.parse_args(["--port", "0", *args])))
+    arguments = serve.parse_args(["--port", "0", "--threads", "4", *args])
+    server = create_server(echo, **serve.server_options(arguments))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -482,7 +483,7 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
     assert adjustments.clear_untrusted_proxy_headers is True
     assert Adjustments(**plain).trusted_proxy is None
     # An IPv6 address is written as waitress will compare it.
-    ipv6 = serve.server_options(serve.parse_args(["--trusted-proxy", "0:0::1"]))
+    ipv6 = serve.server_options(serve.parse_args(["--threads", "4", "--trusted-proxy", "0:0::1"]))
     assert ipv6["trusted_proxy"] == "::1"
 
 
