@@ -35,6 +35,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
+import bcrypt
 import pytest
 import sqlalchemy
 import webtest
@@ -422,6 +423,26 @@ class FakeClock:
 def timed_auth(db: DB, clock: FakeClock, **settings: Any) -> Auth:
     """An Auth on ``db`` and ``clock`` with the default settings but ``settings``."""
     return Auth(db, settings=dataclasses.replace(config.load(), **settings), clock=clock)
+
+
+@contextlib.contextmanager
+def reset_during_bcrypt(auth: Auth, email: str, new_password: str) -> Iterator[None]:
+    """During the block, every bcrypt check first resets ``email``'s password to ``new_password``.
+
+    A reset that lands while a request's bcrypt check runs, after the request
+    has read the old hash: the race each compare-and-set on the hash is for.
+    The reset token is asked for on entering the block (a login would end it).
+    """
+    token = auth.get_reset_password_token(email)
+    real = bcrypt.checkpw
+
+    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
+        auth.update_password(token, new_password, email=email)
+        return bool(real(password, hashed))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bcrypt, "checkpw", reset_meanwhile)
+        yield
 
 
 def sha256(token: str) -> str:

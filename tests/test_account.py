@@ -7,13 +7,13 @@ HTTP side is in test_api.py, the pages in test_browser.py, the mails in
 test_production.py.
 """
 
-import bcrypt
 import pytest
 import sqlalchemy
 from helpers import (
     SECRET_KEY,
     FakeClock,
     new_session,
+    reset_during_bcrypt,
     sha256,
     stored_hash,
     timed_auth,
@@ -139,23 +139,12 @@ def test_a_right_password_clears_the_failed_logins(db: DB, clock: FakeClock) -> 
     assert user(auth, login.session_id)
 
 
-def test_a_reset_during_the_change_s_bcrypt_check_wins(
-    auth: Auth, db: DB, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_reset_during_the_change_s_bcrypt_check_wins(auth: Auth, db: DB) -> None:
     # The change read the old hash, then a reset landed while bcrypt ran:
     # the change must not undo it (DB.change_password is a compare-and-set).
     bob = user(auth, new_session(auth, BOB))
-    token = auth.get_reset_password_token(BOB)
-    real = bcrypt.checkpw
-
-    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
-        auth.update_password(token, "reset pw", email=BOB)
-        return bool(real(password, hashed))
-
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", reset_meanwhile)
-    with pytest.raises(WrongCurrentPassword):
+    with reset_during_bcrypt(auth, BOB, "reset pw"), pytest.raises(WrongCurrentPassword):
         auth.change_password(bob, "pw", "changed pw")
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", real)
     assert auth.valid_login(BOB, "reset pw") and not auth.valid_login(BOB, "changed pw")
     assert db.find_user_by(email=BOB).session_id is None
 
@@ -370,21 +359,10 @@ def test_a_wrong_password_deletes_nothing(auth: Auth, db: DB) -> None:
     assert user(auth, session_id).email == BOB
 
 
-def test_a_reset_during_the_deletion_s_bcrypt_check_deletes_nothing(
-    auth: Auth, db: DB, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_reset_during_the_deletion_s_bcrypt_check_deletes_nothing(auth: Auth, db: DB) -> None:
     bob = user(auth, new_session(auth, BOB))
-    token = auth.get_reset_password_token(BOB)
-    real = bcrypt.checkpw
-
-    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
-        auth.update_password(token, "reset pw", email=BOB)
-        return bool(real(password, hashed))
-
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", reset_meanwhile)
-    with pytest.raises(WrongCurrentPassword):
+    with reset_during_bcrypt(auth, BOB, "reset pw"), pytest.raises(WrongCurrentPassword):
         auth.delete_account(bob, "pw")
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", real)
     assert naming(db, bob.id, BOB)["users"] == 1
     assert auth.valid_login(BOB, "reset pw")
 

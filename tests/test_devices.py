@@ -10,7 +10,6 @@ says why.
 import time
 from collections.abc import Iterator
 
-import bcrypt
 import pytest
 import requests
 import sqlalchemy
@@ -25,6 +24,7 @@ from helpers import (
     login,
     new_session,
     register,
+    reset_during_bcrypt,
     send,
     session_cookie,
     sha256,
@@ -218,22 +218,15 @@ def test_a_reset_ends_every_device_and_a_change_every_other(
 
 
 def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_device(
-    db: DB, clock: FakeClock, raw: sqlalchemy.Connection, monkeypatch: pytest.MonkeyPatch
+    db: DB, clock: FakeClock, raw: sqlalchemy.Connection
 ) -> None:
     # The login read the old hash, then the owner reset the password while
     # bcrypt ran: a device made now would give whoever knew the old password
     # an allowance that outlives the reset.
     auth = timed_auth(db, clock)
     auth.register_user("bob@bob.com", "old")
-    token = auth.get_reset_password_token("bob@bob.com")
-    real = bcrypt.checkpw
-
-    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
-        auth.update_password(token, "new", email="bob@bob.com")
-        return bool(real(password, hashed))
-
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", reset_meanwhile)
-    assert wrong(auth, "bob@bob.com", "old")
+    with reset_during_bcrypt(auth, "bob@bob.com", "new"):
+        assert wrong(auth, "bob@bob.com", "old")
     assert device_rows(raw) == []
 
 

@@ -9,10 +9,8 @@ makes.
 
 from typing import Any
 
-import bcrypt
-import pytest
 import sqlalchemy
-from helpers import FakeClock, new_session, timed_auth, wrong
+from helpers import FakeClock, new_session, reset_during_bcrypt, timed_auth, wrong
 
 from wsgiauth.auth import Auth
 from wsgiauth.db import DB
@@ -24,25 +22,15 @@ def test_auth_hands_the_login_over_whole(auth: Auth) -> None:
     assert auth.log_in.__func__ is Logins.log_in  # type: ignore[attr-defined]
 
 
-def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(
-    db: DB, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_reset_during_a_login_s_bcrypt_check_leaves_no_session(db: DB, clock: FakeClock) -> None:
     # The login read the old hash, then the owner reset the password while
     # bcrypt ran: the session must not be stored, or the old password would
     # outlive the reset (SECURITY.md, "sessions and a reset racing").
     auth = timed_auth(db, clock)
     bob = auth.register_user("bob@bob.com", "old")
-    token = auth.get_reset_password_token("bob@bob.com")
-    real = bcrypt.checkpw
-
-    def reset_meanwhile(password: bytes, hashed: bytes) -> bool:
-        auth.update_password(token, "new", email="bob@bob.com")
-        return bool(real(password, hashed))
-
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", reset_meanwhile)
-    assert wrong(auth, "bob@bob.com", "old")
+    with reset_during_bcrypt(auth, "bob@bob.com", "new"):
+        assert wrong(auth, "bob@bob.com", "old")
     assert db.find_user_by(id=bob.id).session_id is None
-    monkeypatch.setattr("wsgiauth.passwords.bcrypt.checkpw", real)
     assert auth.log_in("bob@bob.com", "new").session_id
 
 
