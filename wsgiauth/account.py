@@ -39,6 +39,7 @@ from sqlalchemy import Delete, delete, update
 from sqlalchemy.exc import IntegrityError
 
 from wsgiauth import emails, tokens
+from wsgiauth.config import Settings
 from wsgiauth.db import DB
 from wsgiauth.devices import Devices
 from wsgiauth.errors import (
@@ -112,6 +113,7 @@ class Account:
     def __init__(
         self,
         db: DB,
+        settings: Settings,
         passwords: Passwords,
         throttle: Throttle,
         devices: Devices,
@@ -119,6 +121,7 @@ class Account:
     ) -> None:
         """Work on ``db`` with the password rules, the throttle and the devices of ``Auth``."""
         self._db = db
+        self.settings = settings
         self._passwords = passwords
         self._throttle = throttle
         self._devices = devices
@@ -219,7 +222,7 @@ class Account:
             .where(
                 EmailChange.user_id == user.id,
                 EmailChange.digest == tokens.digest(token),
-                EmailChange.issued_at > self._clock() - self._throttle.settings.email_token_ttl,
+                EmailChange.issued_at > self._clock() - self.settings.email_token_ttl,
             )
             .returning(EmailChange.new_email)
         )
@@ -263,11 +266,8 @@ class Account:
         under a key of their own (``notice:<mailbox>``), so that a flood of
         reset requests cannot silence them (SECURITY.md, "mail bombing").
         """
-        settings = self._throttle.settings
-        key = f"notice:{emails.mailbox(email)}"
-        window, limit = settings.reset_request_window, settings.reset_request_limit
         try:
-            self._throttle.count(key, self._clock(), window, limit)
+            self._throttle.count_notice(email)
         except TooManyAttempts:
             return False
         return True

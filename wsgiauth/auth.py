@@ -115,7 +115,9 @@ class Auth:
         self._throttle = Throttle(self._db, self.settings, clock)
         self._devices = Devices(self._db, self.settings, clock)
         self._tokens = Tokens(self._db, clock)
-        self._account = Account(self._db, self._passwords, self._throttle, self._devices, clock)
+        self._account = Account(
+            self._db, self.settings, self._passwords, self._throttle, self._devices, clock
+        )
         self._resets = Resets(
             self._db, self.settings, self._passwords, self._throttle, self._devices, self._tokens
         )

@@ -122,8 +122,21 @@ class Throttle:
         The count is per mailbox, ``+tags`` left out, which keeps anyone
         from filling one mailbox with reset mails.
         """
+        self._count_mail("reset", email)
+
+    def count_notice(self, email: str) -> None:
+        """Count a notice of an account's change to ``email``; ``TooManyAttempts`` past the limit.
+
+        Per mailbox, with the limit and window of reset requests, under a
+        key of its own, so that a flood of reset requests cannot silence
+        the notices (SECURITY.md, "mail bombing").
+        """
+        self._count_mail("notice", email)
+
+    def _count_mail(self, kind: str, email: str) -> None:
+        """Count one mail of ``kind`` to the mailbox of ``email``, under ``<kind>:<mailbox>``."""
         settings = self.settings
-        key = f"reset:{mailbox(email)}"
+        key = f"{kind}:{mailbox(email)}"
         self.count(key, self._clock(), settings.reset_request_window, settings.reset_request_limit)
 
     def count(
