@@ -42,11 +42,10 @@ from wsgiauth.trace import traced
 # connection before the app sees it; between the app's MAX_BODY_BYTES and
 # this, the app answers a JSON 413 without reading the body.
 MAX_UPLOAD_BYTES = 1024 * 1024
-# Worker threads, at the least. A request waiting for a bcrypt slot holds a
-# thread while it waits (up to a second), so there should be two more than
-# the slots: logins waiting for a slot must not hold every thread while
-# GET /profile waits behind them (see worker_threads).
-MIN_THREADS = 4
+# Worker threads, unless --threads says otherwise (SPEC.md). A request
+# waiting for a bcrypt slot holds a thread while it waits (up to a second),
+# so there should be two more than the slots: see warn_if_too_few_threads.
+DEFAULT_THREADS = 4
 # waitress warns "Task queue depth is N" on every request that waits for a
 # free thread: under load, one such line every this many seconds is plenty.
 QUEUE_WARNING_INTERVAL_SECONDS = 10.0
@@ -204,8 +203,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=positive,
-        default=None,
-        help=f"worker threads (default: the bcrypt slots plus two, at least {MIN_THREADS})",
+        default=DEFAULT_THREADS,
+        help=f"worker threads (default {DEFAULT_THREADS}; at least the bcrypt slots plus two)",
     )
     parser.add_argument(
         "--production",
@@ -254,16 +253,12 @@ def ip_address(text: str) -> str:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """Return the keyword arguments for waitress's ``create_server``.
 
-    ``args.threads`` is the number ``worker_threads`` decided, which
-    ``main`` puts there: ``--threads`` itself may be left out.
-
     With ``--trusted-proxy``, waitress rewrites the environ from the proxy's
     headers when, and only when, the connection comes from that address;
     ``clear_untrusted_proxy_headers`` drops every ``X-Forwarded-*`` and
     ``Forwarded`` header it does not believe, so that the app never sees
     one a client made up.
     """
-    assert args.threads is not None, "worker_threads decides the threads first"
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -283,26 +278,24 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def worker_threads(asked: int | None, bcrypt_slots: int) -> int:
-    """Return how many worker threads to run: ``asked`` (``--threads``), or enough for the slots.
+def warn_if_too_few_threads(threads: int, bcrypt_slots: int) -> None:
+    """Warn when the worker threads are fewer than the bcrypt slots plus two.
 
-    Enough is the bcrypt slots plus two, and at least ``MIN_THREADS``: with
-    fewer, logins that wait for a slot can hold every thread, and every
-    other request waits behind them. A smaller ``--threads`` is kept, with
-    a warning that says so.
+    A request waiting for a bcrypt slot holds a worker thread: with fewer,
+    logins that wait for a slot can hold every thread, and every other
+    request waits behind them. The server runs as asked all the same. With
+    ``WSGIAUTH_BCRYPT_SLOTS`` at its default, the cores, the default 4
+    threads are too few on a machine of more than two cores.
     """
     needed = bcrypt_slots + 2
-    if asked is None:
-        return max(MIN_THREADS, needed)
-    if asked < needed:
+    if threads < needed:
         logging.getLogger("wsgiauth").warning(
-            "--threads %d: with %d bcrypt slots, logins waiting for a slot can hold every"
-            " thread; use at least %d",
-            asked,
+            "%d worker threads: with %d bcrypt slots, logins waiting for a slot can hold every"
+            " thread; use --threads %d or more",
+            threads,
             bcrypt_slots,
             needed,
         )
-    return asked
 
 
 def connection_limit(wanted: int = CONNECTION_LIMIT) -> int:
@@ -344,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, SQLAlchemyError) as error:
         log.error("cannot start: %s", error)
         return 2
-    args.threads = worker_threads(args.threads, settings.bcrypt_slots)
     outbox = Outbox(settings) if settings.production else None
     app = create_app(auth, outbox)
     if args.trace:
@@ -365,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     tracing = ", tracing requests" if args.trace else ""
     log.info("%s mode, %d worker threads%s", settings.mode, args.threads, tracing)
+    warn_if_too_few_threads(args.threads, settings.bcrypt_slots)
     server.run()  # returns after Ctrl-C or SIGTERM
     if outbox is not None:
         outbox.close()

@@ -26,7 +26,6 @@ from waitress.server import create_server
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import serve
-from wsgiauth import config
 
 BODY = b'{"message": "hello"}'
 HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
@@ -44,7 +43,6 @@ def serve_bare(app: Callable[..., Iterable[bytes]], args: argparse.Namespace) ->
     Also the floor's (``floor.py``).
     """
     logging.disable(logging.CRITICAL)  # no logging at all: that is the service's cost
-    args.threads = serve.worker_threads(args.threads, config.load().bcrypt_slots)
     server = create_server(app, **serve.server_options(args))
     signal.signal(signal.SIGTERM, serve.stop)
     # waitress's own print_listen() goes through logging, so say it here.

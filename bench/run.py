@@ -43,7 +43,6 @@ from load import Load, LoadGenerator, Sample, interleave
 from report import label
 from server import Server
 
-import serve
 from wsgiauth import config
 
 BENCH = Path(__file__).resolve().parent
@@ -62,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flood-clients", default="4,16", help="clients flooding logins (4,16)")
     parser.add_argument("--flood-cost", type=int, default=12, help="bcrypt cost under flood (12)")
     parser.add_argument("--flood-duration", type=float, help="seconds per flood (10; quick: 4)")
-    parser.add_argument("--threads", type=int, help="waitress threads (serve.py's default)")
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads (serve.py's 4)")
     parser.add_argument("--sessions", type=int, default=1000, help="sessions the load goes round")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--py-spy", action="store_true", help="then profile GET /profile")
@@ -82,8 +81,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.flood_duration = args.flood_duration or (4 if args.quick else 10)
     if args.bcrypt_cost is None:
         args.bcrypt_cost = 10 if args.quick else config.load().bcrypt_rounds
-    # Every server gets the same number, serve.py's own by default.
-    args.threads = serve.worker_threads(args.threads, config.load().bcrypt_slots)
     return args
 
 

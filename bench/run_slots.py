@@ -4,8 +4,8 @@
 ``python3 bench/run_slots.py [--rounds 3]``. Read top to bottom:
 
 1. two databases of 1,000 users with sessions (``data.py``), and
-   ``serve.py`` on each, with serve.py's default threads and a bcrypt slot
-   per core: at bcrypt cost 10 for the person's logins, at 12 for GET /profile,
+   ``serve.py`` on each, with serve.py's 4 threads and a bcrypt slot per
+   core: at bcrypt cost 10 for the person's logins, at 12 for GET /profile,
    each checked to answer before anything is measured (``server.py``);
 2. round after round, in turn: a person's logins from one address while
    another floods logins on 8 connections, then that flood alone, for the
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         fair_runs, alone_runs, flood_runs = [], [], []
         try:
             for server in (fair, flooded):
-                server.start()
+                server.start(threads=4)
             for server, name in ((fair, "fair"), (flooded, "flood")):
                 server.wait_ready()
                 user_id, session_id = max(sessions[name].items())

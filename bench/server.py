@@ -46,11 +46,9 @@ class Server:
         }
         return cls(f"serve_{database}", ROOT / "serve.py", env, workdir)
 
-    def start(self, threads: int | None = None) -> None:
-        """Start the process on any free port of 127.0.0.1, with serve.py's threads by default."""
-        command = [sys.executable, str(self.script), "--port", "0"]
-        if threads is not None:
-            command += ["--threads", str(threads)]
+    def start(self, threads: int) -> None:
+        """Start the process on any free port of 127.0.0.1."""
+        command = [sys.executable, str(self.script), "--port", "0", "--threads", str(threads)]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT

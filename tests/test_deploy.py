@@ -386,8 +386,7 @@ def echo_server(*args: str) -> Iterator[str]:
     from waitress.server import create_server
 
     serve = seed.load_serve()
-    arguments = serve.parse_args(["--port", "0", "--threads", "4", *args])
-    server = create_server(echo, **serve.server_options(arguments))
+    server = create_server(echo, **serve.server_options(serve.parse_args(["--port", "0", *args])))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -455,7 +454,7 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
     from waitress.adjustments import Adjustments
 
     serve = seed.load_serve()
-    plain = serve.server_options(serve.parse_args(["--threads", "4"]))
+    plain = serve.server_options(serve.parse_args([]))
     assert plain == {
         "host": "127.0.0.1",
         "port": 5000,
@@ -466,9 +465,7 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
         "channel_timeout": serve.CHANNEL_TIMEOUT_SECONDS,
         "cleanup_interval": serve.CLEANUP_INTERVAL_SECONDS,
     }
-    options = serve.server_options(
-        serve.parse_args(["--threads", "4", "--trusted-proxy", "127.0.0.1"])
-    )
+    options = serve.server_options(serve.parse_args(["--trusted-proxy", "127.0.0.1"]))
     assert options == {
         **plain,
         "trusted_proxy": "127.0.0.1",
@@ -483,7 +480,7 @@ def test_server_options_trust_only_the_given_proxy_and_its_three_headers() -> No
     assert adjustments.clear_untrusted_proxy_headers is True
     assert Adjustments(**plain).trusted_proxy is None
     # An IPv6 address is written as waitress will compare it.
-    ipv6 = serve.server_options(serve.parse_args(["--threads", "4", "--trusted-proxy", "0:0::1"]))
+    ipv6 = serve.server_options(serve.parse_args(["--trusted-proxy", "0:0::1"]))
     assert ipv6["trusted_proxy"] == "::1"
 
 

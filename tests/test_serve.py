@@ -1151,22 +1151,21 @@ def test_the_connection_limit_fits_the_open_file_limit(
 
 
 @pytest.mark.parametrize(
-    ("asked", "slots", "threads", "warned"),
+    ("threads", "slots", "warned"),
     [
-        pytest.param(None, 2, 4, False, id="default-two-cores"),
-        pytest.param(None, 1, 4, False, id="default-at-least-4"),
-        pytest.param(None, 8, 10, False, id="default-slots-plus-two"),
-        pytest.param(4, 2, 4, False, id="enough"),
-        pytest.param(3, 2, 3, True, id="too-few-kept-and-warned"),
+        pytest.param(4, 2, False, id="default-on-two-cores"),
+        pytest.param(4, 3, True, id="default-on-three-cores"),
+        pytest.param(10, 8, False, id="enough"),
+        pytest.param(3, 2, True, id="too-few"),
     ],
 )
-def test_worker_threads_leave_two_beyond_the_bcrypt_slots(
-    asked: int | None, slots: int, threads: int, warned: bool, caplog: pytest.LogCaptureFixture
+def test_too_few_threads_for_the_bcrypt_slots_are_warned_about(
+    threads: int, slots: int, warned: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     serve = load_serve()
     with caplog.at_level(logging.WARNING, logger="wsgiauth"):
-        assert serve.worker_threads(asked, slots) == threads
-    assert ("use at least 4" in caplog.text) == warned
+        serve.warn_if_too_few_threads(threads, slots)
+    assert (f"use --threads {slots + 2} or more" in caplog.text) == warned
 
 
 @pytest.mark.parametrize("threads", ["0", "-2", "four", ""])
@@ -1176,16 +1175,18 @@ def test_threads_below_one_are_refused_at_the_command_line(threads: str) -> None
         serve.parse_args(["--threads", threads])
 
 
-def test_serve_runs_the_bcrypt_slots_plus_two_threads(db_url: str) -> None:
+def test_serve_warns_about_too_few_threads_for_the_bcrypt_slots(db_url: str) -> None:
     # A request waiting for a bcrypt slot holds a worker thread: with 6
-    # slots, the 4 threads of before could all be held by waiting logins.
+    # slots, the default 4 threads could all be held by waiting logins.
     with Server(db_url, env={"WSGIAUTH_BCRYPT_SLOTS": "6"}) as server:
         log = server.stop()
-    assert "INFO wsgiauth development mode, 8 worker threads" in log, log
-    with Server(db_url, "--threads", "3", env={"WSGIAUTH_BCRYPT_SLOTS": "2"}) as server:
+    assert "WARNING wsgiauth 4 worker threads: with 6 bcrypt slots" in log, log
+    assert "use --threads 8 or more" in log, log
+    assert "INFO wsgiauth development mode, 4 worker threads" in log, log
+    with Server(db_url, "--threads", "8", env={"WSGIAUTH_BCRYPT_SLOTS": "6"}) as server:
         log = server.stop()
-    assert "WARNING wsgiauth --threads 3: with 2 bcrypt slots" in log, log
-    assert "development mode, 3 worker threads" in log, log
+    assert "WARNING" not in log, log
+    assert "development mode, 8 worker threads" in log, log
 
 
 # --- 12. the account under attack (SECURITY.md, "account changes") ------------------------------
